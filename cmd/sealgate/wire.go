@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/sealgate/sealgate/config"
+	"github.com/sealgate/sealgate/delivery"
+	"github.com/sealgate/sealgate/queue"
+	"github.com/sealgate/sealgate/smtpd"
+)
+
+// This file translates the YAML configuration into each package's own
+// options and adapts the packages to each other; no package reads YAML.
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.Log.Level]
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func smtpdOptions(cfg *config.Config, cert tls.Certificate) (smtpd.Options, error) {
+	s := cfg.SMTP
+	opts := smtpd.Options{
+		Hostname:             cfg.Hostname,
+		AllowedSenderDomains: s.AllowedSenderDomains,
+		MaxMessageSize:       int64(s.MaxMessageSize),
+		MaxRecipients:        s.MaxRecipients,
+		MaxConnections:       s.MaxConnections,
+		MaxConnectionsPerIP:  s.MaxConnectionsPerIP,
+		MaxLineLength:        s.MaxLineLength,
+		CommandTimeout:       s.CommandTimeout.D(),
+		DataTimeout:          s.DataTimeout.D(),
+		Users:                map[string][]byte{},
+	}
+	for _, l := range s.Listeners {
+		mode, err := smtpd.ParseTLSMode(l.TLS)
+		if err != nil {
+			return opts, err
+		}
+		opts.Listeners = append(opts.Listeners, smtpd.Listener{Address: l.Address, Mode: mode})
+	}
+	opts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if s.TLS.ClientCAFile != "" {
+		pool, err := loadCertPool(cfg.Path(s.TLS.ClientCAFile))
+		if err != nil {
+			return opts, fmt.Errorf("smtp.tls.client_ca_file: %w", err)
+		}
+		opts.TLS.ClientCAs = pool
+		opts.TLS.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	for _, n := range s.RelayNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			a, aerr := netip.ParseAddr(n)
+			if aerr != nil {
+				return opts, fmt.Errorf("smtp.relay_networks: %w", err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		opts.RelayNetworks = append(opts.RelayNetworks, p)
+	}
+	for _, u := range s.Users {
+		opts.Users[u.Name] = []byte(u.PasswordHash)
+	}
+	return opts, nil
+}
+
+func deliveryOptions(cfg *config.Config) (delivery.Options, error) {
+	d := cfg.Delivery
+	opts := delivery.Options{
+		Hostname:          cfg.Hostname,
+		Smarthost:         d.Smarthost,
+		SmarthostUser:     d.SmarthostAuth.Username,
+		Routes:            d.Routes,
+		Port:              d.Port,
+		ConnectTimeout:    d.ConnectTimeout.D(),
+		CommandTimeout:    d.CommandTimeout.D(),
+		DataTimeout:       d.DataTimeout.D(),
+		MaxPerDestination: d.MaxPerDestination,
+		DomainTLS:         map[string]delivery.TLSPolicy{},
+	}
+	var err error
+	if opts.SmarthostTLS, err = delivery.ParseTLSPolicy(d.SmarthostTLS); err != nil {
+		return opts, err
+	}
+	if opts.DefaultTLS, err = delivery.ParseTLSPolicy(d.TLSPolicy); err != nil {
+		return opts, err
+	}
+	for dom, pol := range d.DomainTLSPolicy {
+		if opts.DomainTLS[strings.ToLower(dom)], err = delivery.ParseTLSPolicy(pol); err != nil {
+			return opts, err
+		}
+	}
+	if d.SmarthostAuth.PasswordFile != "" {
+		pw, err := os.ReadFile(cfg.Path(d.SmarthostAuth.PasswordFile))
+		if err != nil {
+			return opts, fmt.Errorf("delivery.smarthost_auth.password_file: %w", err)
+		}
+		opts.SmarthostPassword = strings.TrimRight(string(pw), "\r\n")
+	}
+	if d.CAFile != "" {
+		// The configured CA is added to the system roots, not instead of them.
+		pool, err := systemRootsPlus(cfg.Path(d.CAFile))
+		if err != nil {
+			return opts, fmt.Errorf("delivery.ca_file: %w", err)
+		}
+		opts.RootCAs = pool
+	}
+	if len(d.DNSServers) > 0 {
+		opts.Resolver = delivery.NewDNSResolver(d.DNSServers, d.CommandTimeout.D())
+	}
+	return opts, nil
+}
+
+func queueOptions(cfg *config.Config, key []byte) queue.Options {
+	q := cfg.Queue
+	return queue.Options{
+		Dir:            cfg.Path(cfg.DataDir),
+		Key:            key,
+		Hostname:       cfg.Hostname,
+		Workers:        q.Workers,
+		MinRetry:       q.MinRetry.D(),
+		MaxRetry:       q.MaxRetry.D(),
+		MaxLifetime:    q.MaxLifetime.D(),
+		DelayWarning:   q.DelayWarning.D(),
+		MaxMessageSize: int64(cfg.SMTP.MaxMessageSize) + 64<<10, // room for the Received header
+	}
+}
+
+// spooler hands smtpd's accepted messages to the queue.
+type spooler struct{ q *queue.Queue }
+
+func (s spooler) Spool(ctx context.Context, m smtpd.Message, body io.Reader) (string, error) {
+	return s.q.Enqueue(ctx, queue.Envelope{
+		From: m.From, To: m.To, RequireTLS: m.RequireTLS, SMTPUTF8: m.SMTPUTF8,
+		ClientAddr: m.ClientAddr, Helo: m.Helo, AuthUser: m.AuthUser, ReceivedAt: m.ReceivedAt,
+	}, body)
+}
+
+// deliverer runs the queue's attempts through the delivery client. With
+// tracking on for the message, each recipient gets its own rewritten copy.
+type deliverer struct {
+	c       *delivery.Client
+	tracker *tracker // nil when tracking is off
+}
+
+func (d deliverer) Deliver(ctx context.Context, a queue.Attempt) []queue.Result {
+	if d.tracker != nil {
+		if ok, campaign := d.tracker.wants(a); ok {
+			var out []queue.Result
+			for _, rcpt := range a.Rcpts {
+				one := a
+				one.Rcpts = []string{rcpt}
+				one.Open = d.tracker.rewritten(a, rcpt, campaign)
+				out = append(out, d.send(ctx, one)...)
+			}
+			d.tracker.record(a, campaign, out)
+			return out
+		}
+	}
+	return d.send(ctx, a)
+}
+
+func (d deliverer) send(ctx context.Context, a queue.Attempt) []queue.Result {
+	results := d.c.Deliver(ctx, delivery.Request{
+		ID: a.ID, From: a.From, Rcpts: a.Rcpts, Domain: a.Domain,
+		RequireTLS: a.RequireTLS, SMTPUTF8: a.SMTPUTF8, Size: a.Size, Open: a.Open,
+	})
+	out := make([]queue.Result, len(results))
+	for i, r := range results {
+		out[i] = queue.Result{
+			Rcpt: r.Rcpt, Code: r.Code, Enhanced: r.Enhanced, Text: r.Text,
+			MX: r.MX, TLSVersion: r.TLSVersion, TLSCipher: r.TLSCipher,
+			TLSVerified: r.TLSLevel == delivery.LevelVerified,
+			Method:      deliveryMethod(r.TLSLevel),
+		}
+		switch r.Outcome {
+		case delivery.Delivered:
+			out[i].Status = queue.StatusDelivered
+		case delivery.PermFail:
+			out[i].Status = queue.StatusPermFail
+		default:
+			out[i].Status = queue.StatusTempFail
+		}
+	}
+	return out
+}
+
+func deliveryMethod(l delivery.TLSLevel) string {
+	switch l {
+	case delivery.LevelVerified:
+		return "tls_verified"
+	case delivery.LevelTLS:
+		return "tls"
+	}
+	return "plaintext"
+}

@@ -9,18 +9,20 @@ import (
 // Config is the whole sealgate configuration: one YAML file, documented in
 // full in packaging/sealgate.yaml. The keys of DESIGN.md's skeleton are stable.
 type Config struct {
-	Hostname string         `yaml:"hostname"`
-	DataDir  string         `yaml:"data_dir"`
-	Log      LogConfig      `yaml:"log"`
-	SMTP     SMTPConfig     `yaml:"smtp"`
-	Queue    QueueConfig    `yaml:"queue"`
-	Delivery DeliveryConfig `yaml:"delivery"`
-	DKIM     DKIMConfig     `yaml:"dkim"`
-	Metrics  MetricsConfig  `yaml:"metrics"`
-	Web      WebConfig      `yaml:"web"`
-	PHI      PHIConfig      `yaml:"phi"`
-	Tracking TrackingConfig `yaml:"tracking"`
-	Policy   PolicyConfig   `yaml:"policy"`
+	Hostname   string           `yaml:"hostname"`
+	DataDir    string           `yaml:"data_dir"`
+	Log        LogConfig        `yaml:"log"`
+	SMTP       SMTPConfig       `yaml:"smtp"`
+	Queue      QueueConfig      `yaml:"queue"`
+	Delivery   DeliveryConfig   `yaml:"delivery"`
+	DKIM       DKIMConfig       `yaml:"dkim"`
+	Metrics    MetricsConfig    `yaml:"metrics"`
+	Web        WebConfig        `yaml:"web"`
+	PHI        PHIConfig        `yaml:"phi"`
+	Tracking   TrackingConfig   `yaml:"tracking"`
+	Policy     PolicyConfig     `yaml:"policy"`
+	Keys       KeysConfig       `yaml:"keys"`
+	Encryption EncryptionConfig `yaml:"encryption"`
 
 	// File is the path the configuration was read from ("" for the embedded
 	// defaults); BaseDir is its folder, against which relative paths resolve.
@@ -96,6 +98,13 @@ type DeliveryConfig struct {
 	CommandTimeout    Duration          `yaml:"command_timeout"`
 	DataTimeout       Duration          `yaml:"data_timeout"`
 	MaxPerDestination int               `yaml:"max_per_destination"`
+	// MTASTS and DANE verify MX certificates (RFC 8461, RFC 7672); DANE
+	// needs a validating resolver in dns_servers.
+	MTASTS bool `yaml:"mta_sts"`
+	DANE   bool `yaml:"dane"`
+	// TLSDowngrade is what happens when a domain that had verified TLS
+	// suddenly does not: report (log and count) or enforce (refuse).
+	TLSDowngrade string `yaml:"tls_downgrade"`
 }
 
 // SmarthostAuth is the optional AUTH for the smarthost; the password lives
@@ -197,9 +206,13 @@ func Default() *Config {
 			CommandTimeout:    Duration(5 * 60e9),
 			DataTimeout:       Duration(10 * 60e9),
 			MaxPerDestination: 10,
+			MTASTS:            true,
+			DANE:              true,
+			TLSDowngrade:      "report",
 		},
-		Metrics: MetricsConfig{Address: "127.0.0.1:9100"},
-		Web:     WebConfig{Address: "127.0.0.1:8443", BaseURL: "http://127.0.0.1:8443"},
-		BaseDir: ".",
+		Encryption: EncryptionConfig{GenericSubject: "Secure message", MaxSize: 64 << 20},
+		Metrics:    MetricsConfig{Address: "127.0.0.1:9100"},
+		Web:        WebConfig{Address: "127.0.0.1:8443", BaseURL: "http://127.0.0.1:8443"},
+		BaseDir:    ".",
 	}
 }

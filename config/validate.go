@@ -54,6 +54,7 @@ func (c *Config) Validate(p *Problems) {
 	}
 	c.PHI.Validate("phi", p)
 	c.Tracking.Validate("tracking", p)
+	c.validateProtection(p)
 	c.Policy.Validate("policy", p)
 	c.Policy.ValidateKinds("policy", &c.PHI, p)
 }

@@ -67,6 +67,12 @@ type Envelope struct {
 	AuthUser   string
 	ReceivedAt time.Time         // zero => Clock.Now() at Enqueue
 	Meta       map[string]string // opaque per-message data set by smtpd/policy; stored and handed back
+
+	// Finish, when set, is called once the body is durably spooled and
+	// before the envelope is committed. Its map is merged into Meta: data
+	// that needs the whole body (a PHI scan, a policy decision). An error
+	// aborts the enqueue: nothing is committed and the body is removed.
+	Finish func() (map[string]string, error) `json:"-"`
 }
 
 // Deliverer makes one delivery attempt for some recipients of one message.
@@ -98,6 +104,10 @@ const (
 	StatusTempFail Status = iota // retry later (also what a missing result means)
 	StatusDelivered
 	StatusPermFail
+	// StatusHeld parks the recipient in the held state (with Text as the
+	// reason) until an administrator releases it: for example when policy
+	// demands a protection method that is not available.
+	StatusHeld
 )
 
 func (s Status) String() string {
@@ -106,6 +116,8 @@ func (s Status) String() string {
 		return "delivered"
 	case StatusPermFail:
 		return "permfail"
+	case StatusHeld:
+		return "held"
 	default:
 		return "tempfail"
 	}
@@ -354,6 +366,23 @@ func (q *Queue) Enqueue(ctx context.Context, env Envelope, body io.Reader) (stri
 	size, err := q.writeSpool(ctx, id, body, q.opts.MaxMessageSize)
 	if err != nil {
 		return "", fmt.Errorf("queue: spool: %w", err)
+	}
+	if env.Finish != nil {
+		extra, err := env.Finish()
+		if err != nil {
+			os.Remove(q.spoolPath(id))
+			return "", err
+		}
+		if len(extra) > 0 {
+			meta := make(map[string]string, len(env.Meta)+len(extra))
+			for k, v := range env.Meta {
+				meta[k] = v
+			}
+			for k, v := range extra {
+				meta[k] = v
+			}
+			env.Meta = meta
+		}
 	}
 	now := q.clock.Now()
 	rec := newRecord(id, env, rcpts, size, now)

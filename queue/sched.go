@@ -371,6 +371,8 @@ func (q *Queue) applyResults(j job, results []Result, reason string) (pending bo
 				r.State = StateBounced
 				r.DSNPending = rec.From != ""
 				d.bounced++
+			case StatusHeld:
+				r.State = StateHeld
 			default:
 				if r.State == StateHeld {
 					break // held while in flight: stays held

@@ -45,5 +45,5 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 var rejectReasons = []string{
 	"relay_denied", "sender_domain", "bad_address", "too_many_recipients", "size",
 	"bare_line_ending", "auth_failed", "spool_error", "connections", "connections_per_ip",
-	"require_tls_without_tls",
+	"require_tls_without_tls", "policy",
 }

@@ -167,6 +167,7 @@ func (s *session) Data(r io.Reader) error {
 	defer cancel()
 	id, err := s.srv.opts.Spooler.Spool(ctx, msg, body)
 	srcErr := guard.r.(*errRecorder).err
+	var rejected *Reject
 	switch {
 	case errors.Is(guard.err, errBareLineEnding):
 		return s.reply("bare_line_ending", 554, smtp.EnhancedCode{5, 6, 0}, "Message contains a bare CR or LF; lines must end in CRLF")
@@ -175,6 +176,8 @@ func (s *session) Data(r io.Reader) error {
 	case srcErr != nil:
 		s.srv.opts.Logger.Info("smtp data aborted", "client", s.ip.String(), "err", srcErr)
 		return s.reply("spool_error", 451, smtp.EnhancedCode{4, 3, 0}, "Message data incomplete; not queued")
+	case errors.As(err, &rejected):
+		return s.reply(rejected.Reason, rejected.Code, smtp.EnhancedCode(rejected.Enhanced), rejected.Message)
 	case err != nil:
 		s.srv.opts.Logger.Error("spool failed; message not acknowledged", "client", s.ip.String(), "err", err)
 		return s.reply("spool_error", 451, smtp.EnhancedCode{4, 3, 0}, "Temporary local problem; message not queued, try again later")

@@ -66,6 +66,18 @@ type Spooler interface {
 	Spool(ctx context.Context, msg Message, body io.Reader) (id string, err error)
 }
 
+// Reject is what a Spooler returns to refuse a message for good (policy
+// said so). Message goes to the client as it is, so it must be generic and
+// never describe the content; Reason labels the rejection metric.
+type Reject struct {
+	Code     int
+	Enhanced [3]int
+	Message  string
+	Reason   string
+}
+
+func (r *Reject) Error() string { return fmt.Sprintf("%d %s", r.Code, r.Message) }
+
 // Options configure the server. Zero limits take the defaults below.
 type Options struct {
 	Hostname  string

@@ -266,6 +266,24 @@ func TestSpoolFailureIsTemporaryAndNotAcknowledged(t *testing.T) {
 	}
 }
 
+func TestSpoolerRejectIsPermanentAndGeneric(t *testing.T) {
+	f := start(t, func(o *Options) {
+		o.Spooler = &memSpool{fail: &Reject{Code: 550, Enhanced: [3]int{5, 7, 1}, Message: "Message refused by policy", Reason: "policy"}}
+	})
+	c := dialRaw(t, f.addrs[1])
+	c.cmd("EHLO up", "250")
+	c.cmd("MAIL FROM:<a@example.com>", "250")
+	c.cmd("RCPT TO:<b@example.org>", "250")
+	c.cmd("DATA", "354")
+	c.send("Subject: SSN 078-05-1120\r\n\r\nbody\r\n.\r\n")
+	if line := c.expect("550 5.7.1 Message refused by policy"); strings.Contains(line, "078") {
+		t.Fatalf("reply leaks content: %q", line)
+	}
+	if got := testutil.ToFloat64(f.srv.metrics.rejected.WithLabelValues("policy")); got != 1 {
+		t.Errorf("policy reject metric %v", got)
+	}
+}
+
 func TestRelayDeniedForUnauthorisedClient(t *testing.T) {
 	f := start(t, func(o *Options) { o.RelayNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
 	c := dialRaw(t, f.addrs[1])

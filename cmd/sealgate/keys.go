@@ -34,7 +34,8 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	}
 	sub, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
-	dir := fs.String("dir", defaultKeysDir, "key store directory")
+	dir := fs.String("dir", "", "key store directory (default: keys.dir of --config, else "+defaultKeysDir+")")
+	cfgPath := fs.String("config", "", "configuration file whose keys.dir to use")
 	var domain *string
 	switch sub {
 	case "import":
@@ -50,6 +51,14 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	pos, code, ok := parseInterspersed(fs, rest, stderr)
 	if !ok {
 		return code
+	}
+	if *dir == "" {
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		*dir = cfg.KeysDir()
 	}
 	store, err := keystore.Open(*dir, keystore.SystemClock{})
 	if err != nil {

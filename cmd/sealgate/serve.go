@@ -96,6 +96,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		}
 		dopts.Signer = signer
 	}
+	policies, tlsMem, err := tlsPolicies(cfg, dopts, reg, log.With("part", "delivery"))
+	if err != nil {
+		return err
+	}
+	dopts.Policies = policies
 	client, err := delivery.New(dopts)
 	if err != nil {
 		return err
@@ -110,7 +115,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 
 	qopts := queueOptions(cfg, key)
-	qopts.Deliverer = deliverer{c: client, tracker: track}
+	qopts.Deliverer = deliverer{c: client, tracker: track, tlsMem: tlsMem}
 	qopts.Logger = log.With("part", "queue")
 	qopts.Registerer = reg
 	q, err := queue.Open(qopts)
@@ -123,7 +128,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	sopts.Spooler = spooler{q}
+	insp, err := newInspector(cfg, log.With("part", "policy"))
+	if err != nil {
+		return err
+	}
+	sopts.Spooler = spooler{q: q, inspect: insp}
 	sopts.Logger = log.With("part", "smtpd")
 	sopts.Registerer = reg
 	srv, err := smtpd.New(sopts)

@@ -15,9 +15,9 @@ import (
 )
 
 const webhooksUsage = `usage:
-  sealgate webhooks list   [--data-dir DIR]
-  sealgate webhooks replay [--data-dir DIR] --dead [--since RFC3339] [--until RFC3339] [--subscriber NAME]
-  sealgate webhooks replay [--data-dir DIR] --since RFC3339 [--until RFC3339] [--subscriber NAME]
+  sealgate webhooks list   [--config FILE] [--data-dir DIR]
+  sealgate webhooks replay [--config FILE] [--data-dir DIR] --dead [--since RFC3339] [--until RFC3339] [--subscriber NAME]
+  sealgate webhooks replay [--config FILE] [--data-dir DIR] --since RFC3339 [--until RFC3339] [--subscriber NAME]
 
 list counts pending and dead-lettered deliveries per subscriber. replay --dead
 moves dead letters back to the outbox; replay without --dead enqueues every
@@ -51,6 +51,7 @@ func runWebhooks(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("webhooks "+verb, flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(stderr, webhooksUsage) }
 	dataDir := fs.String("data-dir", "", "data directory holding "+events.DefaultFile)
+	cfgPath := fs.String("config", "", "configuration file (data_dir and webhook subscribers)")
 	var dead *bool
 	var since, until, subscriber *string
 	if verb == "replay" {
@@ -66,7 +67,7 @@ func runWebhooks(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, webhooksUsage)
 		return 2
 	}
-	target, err := resolveWebhooksTarget(*dataDir)
+	target, err := resolveWebhooksTarget(*dataDir, *cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "sealgate:", err)
 		return 1
@@ -124,16 +125,18 @@ func runWebhooks(args []string, stdout, stderr io.Writer) int {
 }
 
 // resolveWebhooksTarget finds events.db: in --data-dir when given, else in
-// the configuration's data directory.
-func resolveWebhooksTarget(dataDir string) (webhooksTarget, error) {
-	if dataDir != "" {
-		return webhooksTarget{eventsPath: filepath.Join(dataDir, events.DefaultFile)}, nil
-	}
-	cfg, err := loadConfig("")
+// the configuration's data directory. The configuration also names the
+// subscribers, which replaying a time range needs.
+func resolveWebhooksTarget(dataDir, cfgPath string) (webhooksTarget, error) {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return webhooksTarget{}, err
 	}
-	return webhooksTarget{eventsPath: cfg.DataPath(events.DefaultFile)}, nil
+	t := webhooksTarget{eventsPath: cfg.DataPath(events.DefaultFile), subscribers: eventsOptions(cfg, nil, nil).Subscribers}
+	if dataDir != "" {
+		t.eventsPath = filepath.Join(dataDir, events.DefaultFile)
+	}
+	return t, nil
 }
 
 func openEventsForCLI(t webhooksTarget) (*events.Store, error) {

@@ -10,8 +10,13 @@ import (
 	"os"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealgate/sealgate/config"
 	"github.com/sealgate/sealgate/delivery"
+	"github.com/sealgate/sealgate/delivery/dane"
+	"github.com/sealgate/sealgate/delivery/mtasts"
+	"github.com/sealgate/sealgate/delivery/tlsmemory"
 	"github.com/sealgate/sealgate/queue"
 	"github.com/sealgate/sealgate/smtpd"
 )
@@ -118,8 +123,37 @@ func deliveryOptions(cfg *config.Config) (delivery.Options, error) {
 	}
 	if len(d.DNSServers) > 0 {
 		opts.Resolver = delivery.NewDNSResolver(d.DNSServers, d.CommandTimeout.D())
+	} else if opts.Resolver, err = delivery.SystemResolver(); err != nil {
+		return opts, err
 	}
 	return opts, nil
+}
+
+// tlsPolicies are the verified-TLS policies, in the order that matters:
+// DANE first (a DANE match makes a self-signed certificate verified, which
+// MTA-STS then accepts, RFC 8461 §2), the downgrade memory last so that it
+// sees the final level.
+func tlsPolicies(cfg *config.Config, opts delivery.Options, reg prometheus.Registerer, log *slog.Logger) ([]delivery.Policy, *tlsmemory.Policy, error) {
+	var out []delivery.Policy
+	if cfg.Delivery.DANE {
+		p, err := dane.New(dane.Options{Resolver: opts.Resolver, Port: cfg.Delivery.Port, Logger: log, Registerer: reg})
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, p)
+	}
+	if cfg.Delivery.MTASTS {
+		p, err := mtasts.New(mtasts.Options{Resolver: opts.Resolver, Dialer: opts.Dialer, RootCAs: opts.RootCAs, Logger: log, Registerer: reg})
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, p)
+	}
+	mem, err := tlsmemory.New(tlsmemory.Options{Enforce: cfg.Delivery.TLSDowngrade == "enforce", Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(out, mem), mem, nil
 }
 
 func queueOptions(cfg *config.Config, key []byte) queue.Options {
@@ -137,21 +171,12 @@ func queueOptions(cfg *config.Config, key []byte) queue.Options {
 	}
 }
 
-// spooler hands smtpd's accepted messages to the queue.
-type spooler struct{ q *queue.Queue }
-
-func (s spooler) Spool(ctx context.Context, m smtpd.Message, body io.Reader) (string, error) {
-	return s.q.Enqueue(ctx, queue.Envelope{
-		From: m.From, To: m.To, RequireTLS: m.RequireTLS, SMTPUTF8: m.SMTPUTF8,
-		ClientAddr: m.ClientAddr, Helo: m.Helo, AuthUser: m.AuthUser, ReceivedAt: m.ReceivedAt,
-	}, body)
-}
-
 // deliverer runs the queue's attempts through the delivery client. With
 // tracking on for the message, each recipient gets its own rewritten copy.
 type deliverer struct {
 	c       *delivery.Client
-	tracker *tracker // nil when tracking is off
+	tracker *tracker          // nil when tracking is off
+	tlsMem  *tlsmemory.Policy // told what each delivery achieved
 }
 
 func (d deliverer) Deliver(ctx context.Context, a queue.Attempt) []queue.Result {
@@ -178,6 +203,9 @@ func (d deliverer) send(ctx context.Context, a queue.Attempt) []queue.Result {
 	})
 	out := make([]queue.Result, len(results))
 	for i, r := range results {
+		if d.tlsMem != nil && r.Outcome == delivery.Delivered {
+			d.tlsMem.Observe(ctx, a.Domain, r.MX, r.TLSLevel)
+		}
 		out[i] = queue.Result{
 			Rcpt: r.Rcpt, Code: r.Code, Enhanced: r.Enhanced, Text: r.Text,
 			MX: r.MX, TLSVersion: r.TLSVersion, TLSCipher: r.TLSCipher,

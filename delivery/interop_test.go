@@ -3,7 +3,6 @@ package delivery_test
 import (
 	"context"
 	"net"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sealgate/sealgate/delivery"
 	"github.com/sealgate/sealgate/delivery/dnstest"
@@ -120,24 +118,18 @@ func TestInteropPostfixSmtpSink(t *testing.T) {
 
 // TestMetricsPassPromtool checks the exposition with promtool.
 func TestMetricsPassPromtool(t *testing.T) {
-	bin := testtool.Require(t, "promtool")
+	testtool.Require(t, "promtool")
 	e := newEnv(t, oneMX())
 	e.mx("192.0.2.1:25", mxtest.Options{TLS: mxtest.TLSModern})
 	reg := prometheus.NewRegistry()
 	c := e.client(func(o *delivery.Options) { o.Registerer = reg })
 	c.Deliver(context.Background(), req("example.test", "u@example.test"))
-	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	text := rec.Body.String()
+	text := testtool.Exposition(t, reg)
 	for _, name := range []string{"sealgate_delivery_attempts_total", "sealgate_delivery_duration_seconds_bucket",
 		"sealgate_delivery_tls_total", "sealgate_delivery_connections_total"} {
 		if !strings.Contains(text, name) {
 			t.Errorf("exposition lacks %s", name)
 		}
 	}
-	cmd := exec.Command(bin, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out)
-	}
+	testtool.CheckMetrics(t, text)
 }

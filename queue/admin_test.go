@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sealgate/sealgate/internal/testtool"
 )
@@ -182,17 +179,10 @@ func TestMetrics(t *testing.T) {
 	if strings.Contains(text, "dest.example") || strings.Contains(text, "clinic") {
 		t.Fatal("addresses in metrics")
 	}
-	promtool := testtool.Require(t, "promtool")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out)
-	}
+	testtool.CheckMetrics(t, text)
 }
 
 func scrape(t *testing.T, reg *prometheus.Registry) string {
 	t.Helper()
-	rr := httptest.NewRecorder()
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rr, httptest.NewRequest("GET", "/metrics", nil))
-	return rr.Body.String()
+	return testtool.Exposition(t, reg)
 }

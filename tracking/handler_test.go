@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/sealgate/sealgate/internal/testtool"
 )
 
@@ -415,22 +415,7 @@ sealgate_tracking_requests_total{kind="open",verdict="human"} 1
 	if _, err := Handler(r.opts); err == nil {
 		t.Error("second registration accepted")
 	}
-	promtool := testtool.Require(t, "promtool")
-	var buf bytes.Buffer
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if _, err := writeText(&buf, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testtool.CheckMetrics(t, testtool.Exposition(t, r.reg))
 }
 
 func TestHandlerSinkFailureStillServes(t *testing.T) {

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-message"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 )
 
 const testBase = "https://gw.example.com"
@@ -96,9 +94,5 @@ func leaves(t *testing.T, raw []byte) []leaf {
 }
 
 func sprintAll(k Key) string { return fmt.Sprintf("%v %+v %#v %s", k, k, k, k) }
-
-func writeText(w io.Writer, mf *dto.MetricFamily) (int, error) {
-	return expfmt.MetricFamilyToText(w, mf)
-}
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }

@@ -5,9 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sealgate/sealgate/internal/testtool"
 )
 
 // TestCanaryPHINeverLeaks plants an SSN-like canary in the subject, the
@@ -99,11 +100,5 @@ Content-Transfer-Encoding: quoted-printable
 	if !strings.Contains(r.logs.String(), `"reason"`) {
 		t.Fatal("debug log is empty: the check above proves nothing")
 	}
-	mfs, _ := r.reg.Gather()
-	var mb bytes.Buffer
-	for _, mf := range mfs {
-		writeText(&mb, mf)
-	}
-	check("metrics", mb.String())
-	_ = http.StatusOK
+	check("metrics", testtool.Exposition(t, r.reg))
 }

@@ -3,12 +3,8 @@ package mtasts_test
 import (
 	"context"
 	"crypto/tls"
-	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sealgate/sealgate/delivery"
 	"github.com/sealgate/sealgate/internal/testtool"
@@ -17,15 +13,13 @@ import (
 // TestMetricsPassPromtool checks the exposition with promtool after a
 // fetch and both kinds of failure.
 func TestMetricsPassPromtool(t *testing.T) {
-	bin := testtool.Require(t, "promtool")
+	testtool.Require(t, "promtool")
 	w := newWorld(t, testingPolicy)
 	p := w.policy()
 	floor(t, p)
 	p.AllowMX(context.Background(), "example.test", "rogue.test")
 	p.CheckTLS(context.Background(), "example.test", "mx.example.test", tls.ConnectionState{}, delivery.LevelTLS)
-	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(w.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	text := rec.Body.String()
+	text := testtool.Exposition(t, w.reg)
 	for _, want := range []string{`sealgate_mtasts_policy_fetches_total{result="ok"} 1`,
 		`sealgate_mtasts_failures_total{mode="testing",reason="mx_mismatch"} 1`,
 		`sealgate_mtasts_failures_total{mode="testing",reason="tls_unverified"} 1`} {
@@ -33,9 +27,5 @@ func TestMetricsPassPromtool(t *testing.T) {
 			t.Errorf("exposition lacks %s:\n%s", want, text)
 		}
 	}
-	cmd := exec.Command(bin, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out)
-	}
+	testtool.CheckMetrics(t, text)
 }

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sealgate/sealgate/internal/testtool"
@@ -587,27 +585,15 @@ func pendingDeliveries(t *testing.T, s *Store) []delivery {
 }
 
 func TestMetricsPassPromtool(t *testing.T) {
-	promtool := testtool.Require(t, "promtool")
+	testtool.Require(t, "promtool")
 	rc := newReceiver(t, status(http.StatusOK))
 	s, reg := openStore(t, Options{Subscribers: []Subscriber{sub(rc.srv.URL)}})
 	record(t, s, click)
 	if n, _ := s.dispatchOnce(context.Background()); n != 1 {
 		t.Fatal("not dispatched")
 	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(text)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s\n%s", err, out, text)
-	}
+	text := testtool.Exposition(t, reg)
+	testtool.CheckMetrics(t, text)
 	for _, want := range []string{
 		`sealgate_tracking_events_total{kind="click",verdict="human"} 1`,
 		`sealgate_tracking_webhook_deliveries_total{result="ok"} 1`,

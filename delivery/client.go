@@ -115,6 +115,14 @@ type Result struct {
 	TLSVersion string   // "TLS1.2", "TLS1.3" or "" for plaintext
 	TLSCipher  string   // cipher suite name, "" for plaintext
 	TLSLevel   TLSLevel // level achieved on that connection
+
+	// TLSShortfall is set on a TempFail whose only cause is that the
+	// required TLS level was not reached: every host tried failed the TLS
+	// floor or was vetoed by a security policy (MTA-STS, DANE), and no
+	// network, DNS or remote reply problem was seen. The message was not
+	// sent. Callers use it to choose an end-to-end fallback instead of
+	// waiting.
+	TLSShortfall bool
 }
 
 // Client delivers messages. It is safe for concurrent use.

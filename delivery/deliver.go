@@ -72,7 +72,11 @@ func (c *Client) Deliver(ctx context.Context, r Request) []Result {
 	if p.kind == "mx" {
 		floor, perr := c.policyFloor(ctx, domain)
 		if perr != nil {
-			fail(pending, perr)
+			// The policy is unknown, not unmet: no MX was tried, so this
+			// is not a TLS shortfall (Result.TLSShortfall stays false).
+			unknown := *perr
+			unknown.tlsFloor = false
+			fail(pending, &unknown)
 			return results
 		}
 		need = min(max(need, floor), PolicyVerified)
@@ -136,6 +140,7 @@ func (c *Client) Deliver(ctx context.Context, r Request) []Result {
 func setErr(res *Result, e *Error) {
 	res.Outcome = outcomeOf(e)
 	res.Code, res.Enhanced, res.Text = e.Code, e.Enhanced, e.Msg
+	res.TLSShortfall = e.tlsFloor && e.Temporary
 }
 
 func outcomeOf(e *Error) Outcome {
@@ -153,9 +158,12 @@ func summarize(failures []*Error, need TLSPolicy) *Error {
 		return tempErr(451, "4.4.4", "no next hop could be tried")
 	}
 	var tlsFail, firstTemp *Error
+	onlyTLS := true
 	for _, f := range failures {
 		if f.tlsFloor {
 			tlsFail = f
+		} else {
+			onlyTLS = false
 		}
 		if f.Temporary && firstTemp == nil {
 			firstTemp = f
@@ -165,7 +173,11 @@ func summarize(failures []*Error, need TLSPolicy) *Error {
 	if tlsFail != nil {
 		// Some host was reachable but could not give the protection the
 		// message needs: that is the actionable reason.
-		return tempErr(451, tlsFail.Enhanced, "TLS %s required but not reached on any MX (%s)", need, tlsFail.Msg)
+		e := tempErr(451, tlsFail.Enhanced, "TLS %s required but not reached on any MX (%s)", need, tlsFail.Msg)
+		// Only a pure TLS shortfall is flagged: when a host was also
+		// unreachable, it may give the TLS needed on a later attempt.
+		e.tlsFloor = onlyTLS
+		return e
 	}
 	if firstTemp == nil {
 		return last

@@ -95,7 +95,9 @@
 //  6. If no session reached a decision, every pending recipient gets one
 //     summarised failure: temporary if any host failed temporarily; when a
 //     host failed because the TLS floor was not reached, the reason says so
-//     ("TLS required but not reached on any MX (...)").
+//     ("TLS required but not reached on any MX (...)"), and Result.TLSShortfall
+//     is set when every host failed for TLS (or was vetoed by a policy): the
+//     signal package protect uses to encrypt instead of waiting.
 //
 // # Extension points
 //

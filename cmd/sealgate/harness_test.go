@@ -70,14 +70,24 @@ var readyRE = regexp.MustCompile(`^sealgate ready smtp=(\S+)(?: metrics=(\S+))?(
 // startGateway writes cfg (YAML) into a fresh folder and runs the binary.
 func startGateway(t testing.TB, cfg string) *gateway {
 	t.Helper()
+	g := prepareGateway(t, cfg)
+	g.start()
+	return g
+}
+
+// prepareGateway writes the configuration but does not start the process,
+// for tests that run CLI commands against the configuration first.
+func prepareGateway(t testing.TB, cfg string) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	g := &gateway{t: t, dir: dir, cfgPath: filepath.Join(dir, "sealgate.yaml")}
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.start()
 	t.Cleanup(func() {
-		g.stop()
+		if g.cmd != nil {
+			g.stop()
+		}
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", g.logs())
 		}

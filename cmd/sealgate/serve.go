@@ -115,7 +115,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 
 	qopts := queueOptions(cfg, key)
-	qopts.Deliverer = deliverer{c: client, tracker: track, tlsMem: tlsMem}
+	protector, err := newProtector(cfg, client, reg, log.With("part", "protect"))
+	if err != nil {
+		return err
+	}
+	qopts.Deliverer = deliverer{p: protector, tracker: track, tlsMem: tlsMem, log: log.With("part", "deliver")}
 	qopts.Logger = log.With("part", "queue")
 	qopts.Registerer = reg
 	q, err := queue.Open(qopts)

@@ -16,6 +16,7 @@ import (
 	"github.com/sealgate/sealgate/delivery"
 	"github.com/sealgate/sealgate/delivery/dane"
 	"github.com/sealgate/sealgate/delivery/mtasts"
+	"github.com/sealgate/sealgate/delivery/protect"
 	"github.com/sealgate/sealgate/delivery/tlsmemory"
 	"github.com/sealgate/sealgate/queue"
 	"github.com/sealgate/sealgate/smtpd"
@@ -174,9 +175,10 @@ func queueOptions(cfg *config.Config, key []byte) queue.Options {
 // deliverer runs the queue's attempts through the delivery client. With
 // tracking on for the message, each recipient gets its own rewritten copy.
 type deliverer struct {
-	c       *delivery.Client
+	p       *protect.Deliverer
 	tracker *tracker          // nil when tracking is off
 	tlsMem  *tlsmemory.Policy // told what each delivery achieved
+	log     *slog.Logger
 }
 
 func (d deliverer) Deliver(ctx context.Context, a queue.Attempt) []queue.Result {
@@ -197,39 +199,5 @@ func (d deliverer) Deliver(ctx context.Context, a queue.Attempt) []queue.Result 
 }
 
 func (d deliverer) send(ctx context.Context, a queue.Attempt) []queue.Result {
-	results := d.c.Deliver(ctx, delivery.Request{
-		ID: a.ID, From: a.From, Rcpts: a.Rcpts, Domain: a.Domain,
-		RequireTLS: a.RequireTLS, SMTPUTF8: a.SMTPUTF8, Size: a.Size, Open: a.Open,
-	})
-	out := make([]queue.Result, len(results))
-	for i, r := range results {
-		if d.tlsMem != nil && r.Outcome == delivery.Delivered {
-			d.tlsMem.Observe(ctx, a.Domain, r.MX, r.TLSLevel)
-		}
-		out[i] = queue.Result{
-			Rcpt: r.Rcpt, Code: r.Code, Enhanced: r.Enhanced, Text: r.Text,
-			MX: r.MX, TLSVersion: r.TLSVersion, TLSCipher: r.TLSCipher,
-			TLSVerified: r.TLSLevel == delivery.LevelVerified,
-			Method:      deliveryMethod(r.TLSLevel),
-		}
-		switch r.Outcome {
-		case delivery.Delivered:
-			out[i].Status = queue.StatusDelivered
-		case delivery.PermFail:
-			out[i].Status = queue.StatusPermFail
-		default:
-			out[i].Status = queue.StatusTempFail
-		}
-	}
-	return out
-}
-
-func deliveryMethod(l delivery.TLSLevel) string {
-	switch l {
-	case delivery.LevelVerified:
-		return "tls_verified"
-	case delivery.LevelTLS:
-		return "tls"
-	}
-	return "plaintext"
+	return d.protectedSend(ctx, a)
 }

@@ -1,0 +1,406 @@
+package protect_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sealgate/sealgate/crypto/keystore"
+	"github.com/sealgate/sealgate/internal/testtool"
+	"github.com/sealgate/sealgate/policy"
+	"github.com/sealgate/sealgate/policy/phi"
+)
+
+// The PHI message. Every canary is a value that must never be visible on
+// the wire unless the message itself was sent over the required TLS.
+const phiMessage = "From: Riverside Clinic <clinic@sender.test>\r\n" +
+	"To: smime@example.test, pgp@example.test, nokey@example.test\r\n" +
+	"Subject: Lab results for Marguerite Oyelaran\r\n" +
+	"Date: Fri, 04 Dec 2026 10:00:00 +0000\r\n" +
+	"Message-ID: <phi-1@sender.test>\r\n" +
+	"MIME-Version: 1.0\r\n" +
+	"Content-Type: text/plain; charset=utf-8\r\n" +
+	"\r\n" +
+	"Patient: Marguerite Oyelaran\r\n" +
+	"DOB: 03/14/1961\r\n" +
+	"SSN 078-05-1120 on the old card, SSN 412-67-3391 on file\r\n" +
+	"MRN: 88213047\r\n" +
+	"Diagnosed with type 2 diabetes; HbA1c 8.1%, metformin 500 mg twice daily.\r\n"
+
+// phiBodyText is a line of the body that a decrypted copy must give back.
+const phiBodyText = "Diagnosed with type 2 diabetes; HbA1c 8.1%, metformin 500 mg twice daily."
+
+var canaries = []string{
+	"Oyelaran", "Marguerite", "078-05-1120", "078051120", "412-67-3391", "412673391",
+	"88213047", "03/14/1961", "diabetes", "HbA1c", "metformin", "Lab results",
+}
+
+const plainMessage = "From: Riverside Clinic <clinic@sender.test>\r\n" +
+	"To: smime@example.test, pgp@example.test, nokey@example.test\r\n" +
+	"Subject: Holiday opening hours\r\n" +
+	"Date: Fri, 04 Dec 2026 10:00:00 +0000\r\n" +
+	"Message-ID: <plain-1@sender.test>\r\n" +
+	"MIME-Version: 1.0\r\n" +
+	"Content-Type: text/plain; charset=utf-8\r\n" +
+	"\r\n" +
+	"Our front desk closes at noon on December 24th.\r\n"
+
+const (
+	rcptSMIME = "smime@example.test"
+	rcptPGP   = "pgp@example.test"
+	rcptNone  = "nokey@example.test"
+)
+
+var rcpts = []string{rcptSMIME, rcptPGP, rcptNone}
+
+// leaked returns the canaries visible in b.
+func leaked(b []byte) []string {
+	var out []string
+	lower := strings.ToLower(string(b))
+	for _, c := range canaries {
+		if strings.Contains(lower, strings.ToLower(c)) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// decide scans msg with the real PHI scanner and asks the real policy
+// engine with its built-in defaults for every recipient.
+func decide(t *testing.T, msg string) (map[string]policy.Decision, *phi.Result) {
+	t.Helper()
+	sc, err := phi.New(phi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan, err := sc.Scan(strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mail.ReadMessage(strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm := policy.NewMessage("clinic@sender.test", m.Header, scan, false)
+	ds := map[string]policy.Decision{}
+	for _, rc := range rcpts {
+		ds[rc] = eng.Decide(pm, rc)
+	}
+	return ds, scan
+}
+
+// testCA issues server certificates with any validity period.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "protect test CA"},
+		NotBefore:             time.Now().Add(-72 * time.Hour),
+		NotAfter:              time.Now().Add(72 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{cert: c, key: key}
+}
+
+func (ca *testCA) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
+// issue returns a certificate for names valid from notBefore to notAfter.
+func (ca *testCA) issue(t *testing.T, notBefore, notAfter time.Time, names ...string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func (ca *testCA) valid(t *testing.T, names ...string) tls.Certificate {
+	return ca.issue(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), names...)
+}
+
+// recipientKeys is a key store holding an S/MIME certificate for
+// rcptSMIME and a gpg-made OpenPGP key for rcptPGP, with what it takes to
+// decrypt with openssl and gpg.
+type recipientKeys struct {
+	store    *keystore.Store
+	openssl  string
+	gpg      string
+	gnupg    string
+	certPath string
+	keyPath  string
+}
+
+func newRecipientKeys(t *testing.T) *recipientKeys {
+	t.Helper()
+	rk := &recipientKeys{openssl: testtool.Require(t, "openssl"), gpg: testtool.Require(t, "gpg")}
+	dir := t.TempDir()
+	store, err := keystore.Open(filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk.store = store
+
+	// S/MIME: an RSA certificate for rcptSMIME (RFC 8550 §3).
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:   big.NewInt(42),
+		Subject:        pkix.Name{CommonName: "S/MIME recipient"},
+		EmailAddresses: []string{rcptSMIME},
+		NotBefore:      time.Now().Add(-time.Hour),
+		NotAfter:       time.Now().Add(30 * 24 * time.Hour),
+		KeyUsage:       x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	rk.certPath = filepath.Join(dir, "smime-cert.pem")
+	rk.keyPath = filepath.Join(dir, "smime-key.pem")
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rk.certPath, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rk.keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Import(bytes.NewReader(certPEM), keystore.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// OpenPGP: gpg makes the key in a throw-away home (short path: the
+	// agent socket path is limited), we import its public export.
+	home, err := os.MkdirTemp("", "sg-pr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rk.gnupg = home
+	t.Cleanup(func() {
+		if conf, err := exec.LookPath("gpgconf"); err == nil {
+			c := exec.Command(conf, "--kill", "gpg-agent")
+			c.Env = rk.gpgEnv()
+			_ = c.Run()
+		}
+		os.RemoveAll(home)
+	})
+	rk.runGPG(t, nil, "--quick-gen-key", "PGP Recipient <"+rcptPGP+">", "future-default", "default", "never")
+	pub := rk.runGPG(t, nil, "--armor", "--export", rcptPGP)
+	if _, err := store.Import(bytes.NewReader(pub), keystore.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The store must now answer as the fallback chain expects.
+	for rc, want := range map[string][2]int{rcptSMIME: {1, 0}, rcptPGP: {0, 1}, rcptNone: {0, 0}} {
+		k, err := store.LookupAddress(rc)
+		if err != nil || len(k.SMIME) != want[0] || len(k.PGP) != want[1] {
+			t.Fatalf("key store for %s: %d certs, %d keys, %v; want %v", rc, len(k.SMIME), len(k.PGP), err, want)
+		}
+	}
+	return rk
+}
+
+func (rk *recipientKeys) gpgEnv() []string { return append(os.Environ(), "GNUPGHOME="+rk.gnupg) }
+
+func (rk *recipientKeys) runGPG(t *testing.T, stdin []byte, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(rk.gpg, append([]string{"--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
+	cmd.Env = rk.gpgEnv()
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("gpg %v: %v\n%s", args, err, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// opensslDecrypt decrypts an S/MIME message as received by the MX.
+func (rk *recipientKeys) opensslDecrypt(t *testing.T, eml []byte) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.eml"), filepath.Join(dir, "out.txt")
+	if err := os.WriteFile(in, eml, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(rk.openssl, "cms", "-decrypt", "-in", in, "-recip", rk.certPath, "-inkey", rk.keyPath, "-out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("openssl cms -decrypt: %v\n%s", err, b)
+	}
+	dec, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dec
+}
+
+// gpgDecrypt decrypts the armored OpenPGP part of a PGP/MIME message as
+// received by the MX.
+func (rk *recipientKeys) gpgDecrypt(t *testing.T, eml []byte) []byte {
+	t.Helper()
+	s := string(eml)
+	i := strings.Index(s, "-----BEGIN PGP MESSAGE-----")
+	j := strings.Index(s, "-----END PGP MESSAGE-----")
+	if i < 0 || j < i {
+		t.Fatalf("no armored OpenPGP message in the copy")
+	}
+	armored := s[i : j+len("-----END PGP MESSAGE-----")]
+	return rk.runGPG(t, []byte(armored+"\n"), "--decrypt")
+}
+
+// stripProxy is an on-path attacker: a TCP proxy in front of backend that
+// removes STARTTLS from the EHLO reply (and renumbers the multi-line reply
+// so it stays well-formed).
+type stripProxy struct {
+	addr     string
+	stripped atomic.Int32
+}
+
+func startStripProxy(t *testing.T, backend string) *stripProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stripProxy{addr: ln.Addr().String()}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", backend)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, b)
+			mu.Unlock()
+			go func() { io.Copy(b, c); b.Close() }()
+			go func() { p.filter(c, b); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// filter copies server replies to the client, dropping STARTTLS from
+// multi-line 250 replies (the EHLO reply).
+func (p *stripProxy) filter(dst io.Writer, src io.Reader) {
+	br := bufio.NewReader(src)
+	var block []string
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		block = append(block, line)
+		if len(line) >= 4 && line[3] == '-' {
+			continue
+		}
+		if strings.HasPrefix(line, "250") && len(block) > 1 {
+			var kept []string
+			for _, l := range block {
+				if len(l) > 4 && strings.EqualFold(strings.TrimSpace(l[4:]), "STARTTLS") {
+					p.stripped.Add(1)
+					continue
+				}
+				kept = append(kept, l)
+			}
+			for i := range kept {
+				sep := "-"
+				if i == len(kept)-1 {
+					sep = " "
+				}
+				kept[i] = kept[i][:3] + sep + kept[i][4:]
+			}
+			block = kept
+		}
+		for _, l := range block {
+			if _, err := io.WriteString(dst, l); err != nil {
+				return
+			}
+		}
+		block = nil
+	}
+}

@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,7 +25,7 @@ import (
 // newProtector builds the delivery path that enforces each recipient's
 // decision: TLS as required, else S/MIME, else PGP, else the portal (not
 // built yet: such recipients are held), never plaintext.
-func newProtector(cfg *config.Config, client *delivery.Client, reg prometheus.Registerer, log *slog.Logger) (*protect.Deliverer, error) {
+func newProtector(cfg *config.Config, client *delivery.Client, res delivery.Resolver, reg prometheus.Registerer, log *slog.Logger) (*protect.Deliverer, error) {
 	dir := cfg.KeysDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -30,7 +36,7 @@ func newProtector(cfg *config.Config, client *delivery.Client, reg prometheus.Re
 	}
 	var keys keystore.Lookup = store
 	if cfg.Keys.WKD {
-		keys = &keystore.Resolver{Store: store, WKD: keystore.NewWKD(keystore.WKDOptions{})}
+		keys = &keystore.Resolver{Store: store, WKD: keystore.NewWKD(keystore.WKDOptions{Client: wkdClient(res)})}
 	}
 	staging := filepath.Join(cfg.Path(cfg.DataDir), "tmp")
 	if err := os.MkdirAll(staging, 0o700); err != nil {
@@ -116,4 +122,57 @@ func (d deliverer) protectedSend(ctx context.Context, a queue.Attempt) []queue.R
 		}
 	}
 	return out
+}
+
+// wkdClient fetches Web Key Directory keys with host names resolved by the
+// configured DNS servers, like every other lookup sealgate makes: TLS 1.2+,
+// certificates checked, at most 3 redirects and only to https.
+func wkdClient(res delivery.Resolver) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         resolverDialer{res: res}.DialContext,
+			TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout: 10 * time.Second,
+			ForceAttemptHTTP2:   true,
+		},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 || req.URL.Scheme != "https" {
+				return errors.New("wkd: redirect refused")
+			}
+			return nil
+		},
+	}
+}
+
+// resolverDialer dials a host name through a delivery.Resolver.
+type resolverDialer struct {
+	res delivery.Resolver
+	d   net.Dialer
+}
+
+func (r resolverDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if net.ParseIP(host) != nil {
+		return r.d.DialContext(ctx, network, addr)
+	}
+	ips, _, err := r.res.LookupIP(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("%s: no addresses", host)
+	}
+	var last error
+	for _, ip := range ips {
+		c, err := r.d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	return nil, last
 }

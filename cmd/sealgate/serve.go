@@ -115,7 +115,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 
 	qopts := queueOptions(cfg, key)
-	protector, err := newProtector(cfg, client, reg, log.With("part", "protect"))
+	protector, err := newProtector(cfg, client, dopts.Resolver, reg, log.With("part", "protect"))
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ const (
 // real delivery.Client.
 type world struct {
 	t        *testing.T
-	ca       *testCA
+	ca       *mxtest.CA
 	zone     dnstest.Zone
 	dialer   *mxtest.Dialer
 	policies []delivery.Policy
@@ -52,7 +52,7 @@ type world struct {
 	staging  string
 }
 
-func newWorld(t *testing.T, ca *testCA) *world {
+func newWorld(t *testing.T, ca *mxtest.CA) *world {
 	return &world{
 		t:  t,
 		ca: ca,
@@ -74,7 +74,7 @@ func (w *world) startMX(o mxtest.Options) {
 }
 
 func (w *world) validCert() *tls.Certificate {
-	c := w.ca.valid(w.t, "mx.example.test")
+	c := w.ca.Issue(w.t, "mx.example.test")
 	return &c
 }
 
@@ -94,7 +94,7 @@ func (w *world) deliverer(keys *recipientKeys) *protect.Deliverer {
 		Hostname:       "gw.sealgate.test",
 		Resolver:       res,
 		Dialer:         w.dialer,
-		RootCAs:        w.ca.pool(),
+		RootCAs:        w.ca.Pool(),
 		Policies:       pols,
 		ConnectTimeout: 2 * time.Second,
 		CommandTimeout: 5 * time.Second,
@@ -160,11 +160,11 @@ func scenarios() []scenario {
 			w.startMX(mxtest.Options{TLS: mxtest.TLSModern, Cert: &c})
 		}},
 		{name: "4 expired cert", hostile: true, plainMethod: protect.MethodTLS, setup: func(w *world) {
-			c := w.ca.issue(w.t, time.Now().Add(-72*time.Hour), time.Now().Add(-24*time.Hour), "mx.example.test")
+			c := w.ca.IssueValid(w.t, time.Now().Add(-72*time.Hour), time.Now().Add(-24*time.Hour), "mx.example.test")
 			w.startMX(mxtest.Options{TLS: mxtest.TLSModern, Cert: &c})
 		}},
 		{name: "5 wrong host name", hostile: true, plainMethod: protect.MethodTLS, setup: func(w *world) {
-			c := w.ca.valid(w.t, "mx.other.test")
+			c := w.ca.Issue(w.t, "mx.other.test")
 			w.startMX(mxtest.Options{TLS: mxtest.TLSModern, Cert: &c})
 		}},
 		{name: "6 STARTTLS stripped on path", hostile: true, plainMethod: protect.MethodPlaintext, setup: func(w *world) {
@@ -176,7 +176,7 @@ func scenarios() []scenario {
 			w.startMX(mxtest.Options{TLS: mxtest.TLSModern, Cert: w.validCert()})
 			w.zone["_mta-sts.example.test"] = dnstest.Records{TXT: []string{"v=STSv1; id=m1;"}}
 			w.zone["mta-sts.example.test"] = dnstest.Records{A: []string{policyIP}}
-			cert := w.ca.valid(w.t, "mta-sts.example.test")
+			cert := w.ca.Issue(w.t, "mta-sts.example.test")
 			srv := httptest.NewUnstartedServer(policyHost{body: "version: STSv1\r\nmode: enforce\r\nmx: mx.elsewhere.test\r\nmax_age: 86400\r\n"})
 			srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -184,7 +184,7 @@ func scenarios() []scenario {
 			w.t.Cleanup(srv.Close)
 			w.dialer.Map[policyIP+":443"] = srv.Listener.Addr().String()
 			p, err := mtasts.New(mtasts.Options{
-				Resolver: dnstest.NewResolver(w.zone), Dialer: w.dialer, RootCAs: w.ca.pool(),
+				Resolver: dnstest.NewResolver(w.zone), Dialer: w.dialer, RootCAs: w.ca.Pool(),
 				FetchTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(w.logs, nil)),
 			})
 			if err != nil {
@@ -254,7 +254,7 @@ func cell(r protect.Result, got bool) string {
 // message follows opportunistic TLS.
 func TestHostileMXMatrix(t *testing.T) {
 	keys := newRecipientKeys(t)
-	ca := newTestCA(t)
+	ca := mxtest.NewCA(t)
 
 	phiDecisions, scan := decide(t, phiMessage)
 	if !scan.PHI {

@@ -19,7 +19,8 @@ type CA struct {
 	key  *ecdsa.PrivateKey
 }
 
-// NewCA makes a fresh CA valid for one day.
+// NewCA makes a fresh CA valid from three days ago to three days ahead, so
+// that it can issue already-expired certificates.
 func NewCA(t testing.TB) *CA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -29,8 +30,8 @@ func NewCA(t testing.TB) *CA {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
 		Subject:               pkix.Name{CommonName: "mxtest CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotBefore:             time.Now().Add(-72 * time.Hour),
+		NotAfter:              time.Now().Add(72 * time.Hour),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
@@ -57,16 +58,22 @@ func (ca *CA) Pool() *x509.CertPool {
 // by the CA.
 func (ca *CA) Issue(t testing.TB, names ...string) tls.Certificate {
 	t.Helper()
-	return leaf(t, names, ca.cert, ca.key)
+	return leaf(t, names, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), ca.cert, ca.key)
+}
+
+// IssueValid is Issue with a chosen validity period (e.g. already expired).
+func (ca *CA) IssueValid(t testing.TB, notBefore, notAfter time.Time, names ...string) tls.Certificate {
+	t.Helper()
+	return leaf(t, names, notBefore, notAfter, ca.cert, ca.key)
 }
 
 // SelfSigned returns a self-signed server certificate for names.
 func SelfSigned(t testing.TB, names ...string) tls.Certificate {
 	t.Helper()
-	return leaf(t, names, nil, nil)
+	return leaf(t, names, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), nil, nil)
 }
 
-func leaf(t testing.TB, names []string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) tls.Certificate {
+func leaf(t testing.TB, names []string, notBefore, notAfter time.Time, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) tls.Certificate {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +81,8 @@ func leaf(t testing.TB, names []string, parent *x509.Certificate, parentKey *ecd
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		Subject:      pkix.Name{CommonName: first(names)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -107,7 +109,8 @@ func runQueue(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "configuration file (default: embedded defaults)")
 	state := fs.String("state", "", "list: only messages with a recipient in this state")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, ok := parseFlags(fs, args[1:], stderr); !ok {
+	pos, code, ok := parseInterspersed(fs, args[1:], stderr)
+	if !ok {
 		return code
 	}
 	cfg, err := loadConfig(*cfgPath)
@@ -119,15 +122,14 @@ func runQueue(args []string, stdout, stderr io.Writer) int {
 	var path, method = "", http.MethodGet
 	switch verb {
 	case "list":
-		path = "/queue?limit=1000&state=" + *state
 	case "stats":
 		path = "/queue/stats"
 	case "show", "hold", "release", "retry", "delete":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			fmt.Fprintln(stderr, use)
 			return 2
 		}
-		path = "/queue/" + fs.Arg(0)
+		path = "/queue/" + url.PathEscape(pos[0])
 		if verb != "show" {
 			path, method = path+"/"+verb, http.MethodPost
 		}
@@ -135,31 +137,70 @@ func runQueue(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, use)
 		return 2
 	}
+	if verb == "list" {
+		list, err := listAll(c, *state)
+		if err != nil {
+			fmt.Fprintf(stderr, "sealgate: %v\n", err)
+			return 1
+		}
+		if *asJSON {
+			json.NewEncoder(stdout).Encode(list)
+			return 0
+		}
+		printQueue(stdout, list)
+		return 0
+	}
+	body, err := controlCall(c, method, path)
+	if err != nil {
+		fmt.Fprintf(stderr, "sealgate: %v\n", err)
+		return 1
+	}
+	if verb == "show" || verb == "stats" || *asJSON {
+		stdout.Write(body)
+		return 0
+	}
+	fmt.Fprintf(stdout, "%s %s: ok\n", verb, pos[0])
+	return 0
+}
+
+// controlCall makes one request to the running gateway.
+func controlCall(c *http.Client, method, path string) ([]byte, error) {
 	req, _ := http.NewRequest(method, "http://sealgate"+path, nil)
 	resp, err := c.Do(req)
 	if err != nil {
-		fmt.Fprintf(stderr, "sealgate: cannot reach the running gateway at %s: %v\n(is `sealgate serve` running with this configuration?)\n", cfg.DataPath(controlSocket), err)
-		return 1
+		return nil, fmt.Errorf("cannot reach the running gateway: %v (is `sealgate serve` running with this configuration?)", err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "sealgate: %s\n", strings.TrimSpace(string(body)))
-		return 1
+		return nil, errors.New(strings.TrimSpace(string(body)))
 	}
-	if *asJSON || verb == "show" || verb == "stats" {
-		stdout.Write(body)
-		return 0
+	return body, nil
+}
+
+// listAll pages through the whole queue, a thousand messages at a time.
+func listAll(c *http.Client, state string) ([]queue.MessageInfo, error) {
+	const page = 1000
+	var all []queue.MessageInfo
+	after := ""
+	for {
+		body, err := controlCall(c, http.MethodGet, "/queue?"+url.Values{"limit": {strconv.Itoa(page)}, "state": {state}, "after": {after}}.Encode())
+		if err != nil {
+			return nil, err
+		}
+		var list []queue.MessageInfo
+		if err := json.Unmarshal(body, &list); err != nil {
+			return nil, err
+		}
+		all = append(all, list...)
+		if len(list) < page {
+			return all, nil
+		}
+		after = list[len(list)-1].ID
 	}
-	if verb != "list" {
-		fmt.Fprintf(stdout, "%s %s: ok\n", verb, fs.Arg(0))
-		return 0
-	}
-	var list []queue.MessageInfo
-	if err := json.Unmarshal(body, &list); err != nil {
-		fmt.Fprintln(stderr, "sealgate:", err)
-		return 1
-	}
+}
+
+func printQueue(stdout io.Writer, list []queue.MessageInfo) {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tRECEIVED\tSIZE\tFROM\tRECIPIENT\tSTATE\tATTEMPTS\tLAST REPLY")
 	for _, m := range list {
@@ -172,7 +213,6 @@ func runQueue(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	tw.Flush()
-	return 0
 }
 
 func controlClient(sock string) *http.Client {

@@ -385,3 +385,57 @@ func TestEmbeddedDefaultsFirstStart(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueAdminCommands drives `sealgate queue` against a running gateway
+// through its control socket: a deferred message is listed, shown, held,
+// released and deleted.
+func TestQueueAdminCommands(t *testing.T) {
+	w := newWorld(t, mxtest.Options{RcptReplies: map[string]*smtp.SMTPError{
+		"later@example.org": {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again"},
+	}})
+	port := freePort(t)
+	g := startGateway(t, w.config(port, ""))
+	c, err := smtp.Dial(fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("alice@hospital.example", []string{"later@example.org"}, strings.NewReader("Subject: x\r\n\r\nhello\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	waitUntil(t, 20*time.Second, "deferred in queue list", func() bool {
+		out, _, _ := runBinary(t, nil, "queue", "list", "--config", g.cfgPath)
+		m := regexp.MustCompile(`(?m)^(\S+)\s.*later@example.org\s+deferred`).FindStringSubmatch(out)
+		if m != nil {
+			id = m[1]
+		}
+		return m != nil
+	})
+	q := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := runBinary(t, nil, append([]string{"queue"}, append(args, "--config", g.cfgPath)...)...)
+		if code != 0 {
+			t.Fatalf("queue %v: %s", args, errOut)
+		}
+		return out
+	}
+	if out := q("show", id); !strings.Contains(out, `"Addr":"later@example.org"`) || strings.Contains(out, "hello") {
+		t.Errorf("show: %s", out)
+	}
+	q("hold", id)
+	if out := q("list", "--state", "held"); !strings.Contains(out, id) {
+		t.Errorf("held message not listed: %s", out)
+	}
+	q("release", id)
+	q("delete", id)
+	if out := q("list"); strings.Contains(out, id) {
+		t.Errorf("deleted message still listed: %s", out)
+	}
+	if _, errOut, code := runBinary(t, nil, "queue", "show", "nosuchid", "--config", g.cfgPath); code == 0 || !strings.Contains(errOut, "no such message") {
+		t.Errorf("show of a missing ID: %d %s", code, errOut)
+	}
+	if st := q("stats"); !strings.Contains(st, "Recipients") {
+		t.Errorf("stats: %s", st)
+	}
+}

@@ -99,6 +99,15 @@ type Request struct {
 	SMTPUTF8   bool      // message or envelope needs SMTPUTF8 (RFC 6531)
 	MinTLS     TLSPolicy // request-specific floor, max()'d with the configured ones
 
+	// IgnoreTLSPolicies: RFC 8689 §5 ("TLS-Required: No"). The sender asked
+	// that the recipient's TLS policies be ignored for this message, so
+	// Options.Policies (MTA-STS, DANE, the downgrade memory) are not
+	// consulted at all: no floor, no MX veto, no judgement of the
+	// handshake. The configured floors (DefaultTLS, DomainTLS,
+	// SmarthostTLS) and MinTLS still apply. Callers set it only for
+	// messages that need no protection.
+	IgnoreTLSPolicies bool
+
 	Size int64                         // message size in bytes, for SIZE (RFC 1870); 0 = unknown
 	Open func() (io.ReadCloser, error) // opens the message; may be called twice
 }

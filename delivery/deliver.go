@@ -50,6 +50,13 @@ func (c *Client) Deliver(ctx context.Context, r Request) []Result {
 	if len(pending) == 0 {
 		return results
 	}
+	if r.IgnoreTLSPolicies && len(c.opts.Policies) > 0 {
+		// RFC 8689 §5: this attempt runs without the Policies (step 4 and
+		// 5 of doc.go); everything else (limiter, metrics) is shared.
+		without := *c
+		without.opts.Policies = nil
+		c = &without
+	}
 	domain := normDomain(r.Domain)
 	if domain == "" {
 		// Default: the domain of the first valid recipient.

@@ -40,7 +40,11 @@
 //     DomainTLS[domain], Request.MinTLS and, for the smarthost,
 //     SmarthostTLS, and for MX delivery the Floor of every Options.Policies
 //     entry (MTA-STS, DANE; a policy error defers). Request.RequireTLS
-//     forces PolicyVerified (RFC 8689 §4.1).
+//     forces PolicyVerified (RFC 8689 §4.1). Request.IgnoreTLSPolicies
+//     (the sender's "TLS-Required: No", RFC 8689 §5, honoured only when
+//     policy allowed it) drops every Options.Policies entry for the
+//     attempt: no policy floor, no AllowMX veto, no CheckTLS; the
+//     configured floors still apply.
 //     The floor maps to the TLSLevel a connection must reach: none,
 //     tls (TLS 1.2+, any certificate) or tls-verified (TLS 1.2+ and a
 //     PKIX-valid certificate for the next-hop host name, RFC 6125 and
@@ -108,6 +112,13 @@
 // DNSSEC authenticated an answer (AD bit) and has TXT and TLSA lookups.
 // Dialer lets tests route connections to in-process fakes
 // (internal/mxtest, delivery/dnstest).
+//
+// # Probe
+//
+// Client.Probe (for `sealgate explain --probe`) runs steps 2 to 5c for a
+// domain without sending anything: at most 3 hosts and 2 addresses each,
+// greeting, EHLO, STARTTLS with the same checks, EHLO again, QUIT — never
+// MAIL FROM. JudgeProbe applies step 5's rules to what it saw.
 //
 // # Metrics
 //

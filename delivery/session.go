@@ -91,23 +91,17 @@ func (c *Client) attempt(ctx context.Context, st *sendState, h hop, addr string,
 		return out
 	}
 
-	dctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
-	raw, err := c.opts.Dialer.DialContext(dctx, "tcp", addr)
-	cancel()
-	if err != nil {
-		return fail("dial_error", tempErr(451, "4.4.1", "connection to %s failed: %s", h.name, netReason(err)))
+	raw, derr := c.dial(ctx, h, addr)
+	if derr != nil {
+		return fail("dial_error", derr)
 	}
 	defer raw.Close()
 	// Cancelling ctx aborts any blocked read or write.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 
-	sc := smtp.NewClient(raw)
-	sc.CommandTimeout = c.opts.CommandTimeout
-	sc.SubmissionTimeout = c.opts.DataTimeout
-	// RFC 5321 §4.1.1.1: introduce ourselves by our own name (go-smtp would
-	// say "localhost").
-	if err := sc.Hello(c.opts.Hostname); err != nil {
+	sc, err := c.hello(raw)
+	if err != nil {
 		return fail("greeting_error", sessionErr(err, h.name, "greeting"))
 	}
 	conn := net.Conn(raw)
@@ -124,21 +118,16 @@ func (c *Client) attempt(ctx context.Context, st *sendState, h hop, addr string,
 			return fail("tls_policy", tlsErr("4.7.10", "TLS required but STARTTLS not offered by %s", h.name))
 		}
 	default:
-		tc, level, terr := c.startTLS(ctx, raw, st.domain, h.name, needLevel)
+		hs, terr := c.startTLS(ctx, raw, st.domain, h.name, needLevel)
 		if terr != nil {
 			out.handshakeFailed = true
 			return fail("tls_error", terr)
 		}
+		tc := hs.conn
 		conn = tc
 		cs := tc.ConnectionState()
-		out.info = connInfo{version: tlsVersionName(cs.Version), cipher: tls.CipherSuiteName(cs.CipherSuite), level: level}
-		// The server sends no new greeting after STARTTLS; go-smtp's
-		// client expects one, so we hand it a synthetic 220 and it sends
-		// the second EHLO with our hostname (RFC 3207 §4.2).
-		sc = smtp.NewClient(&greetedConn{Conn: tc, r: io.MultiReader(strings.NewReader("220 TLS\r\n"), tc)})
-		sc.CommandTimeout = c.opts.CommandTimeout
-		sc.SubmissionTimeout = c.opts.DataTimeout
-		if err := sc.Hello(c.opts.Hostname); err != nil {
+		out.info = connInfo{version: tlsVersionName(cs.Version), cipher: tls.CipherSuiteName(cs.CipherSuite), level: hs.level}
+		if sc, err = c.helloTLS(tc); err != nil {
 			return fail("protocol_error", sessionErr(err, h.name, "EHLO after STARTTLS"))
 		}
 	}
@@ -343,27 +332,70 @@ func netReason(err error) string {
 	return cleanReply(err.Error())
 }
 
+// dial opens a TCP connection to addr within ConnectTimeout (step 5a).
+func (c *Client) dial(ctx context.Context, h hop, addr string) (net.Conn, *Error) {
+	dctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
+	defer cancel()
+	raw, err := c.opts.Dialer.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return nil, tempErr(451, "4.4.1", "connection to %s failed: %s", h.name, netReason(err))
+	}
+	return raw, nil
+}
+
+// hello reads the greeting on conn and sends EHLO (HELO if refused) with
+// our own name (RFC 5321 §4.1.1.1; go-smtp would say "localhost").
+func (c *Client) hello(conn net.Conn) (*smtp.Client, error) {
+	sc := smtp.NewClient(conn)
+	sc.CommandTimeout = c.opts.CommandTimeout
+	sc.SubmissionTimeout = c.opts.DataTimeout
+	if err := sc.Hello(c.opts.Hostname); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// helloTLS sends the second EHLO over tc (RFC 3207 §4.2). The server sends
+// no new greeting after STARTTLS; go-smtp's client expects one, so it is
+// handed a synthetic 220.
+func (c *Client) helloTLS(tc *tls.Conn) (*smtp.Client, error) {
+	return c.hello(&greetedConn{Conn: tc, r: io.MultiReader(strings.NewReader("220 TLS\r\n"), tc)})
+}
+
+// handshake is what a STARTTLS handshake came to.
+type handshake struct {
+	conn  *tls.Conn // nil when the handshake failed
+	level TLSLevel  // reached, after every Policy's CheckTLS
+	// seen: the handshake got as far as judging the certificate; state,
+	// pkixErr and policyErr are then set (also when it was refused).
+	seen      bool
+	state     tls.ConnectionState
+	pkixErr   error // nil: PKIX-valid for the host name against RootCAs
+	policyErr error // a Policy refused the connection
+}
+
 // startTLS sends STARTTLS on raw, which must have no unread input, and
 // completes a TLS 1.2+ handshake. It returns the level reached; when need is
 // LevelVerified an unverifiable certificate aborts the handshake.
-func (c *Client) startTLS(ctx context.Context, raw net.Conn, domain, host string, need TLSLevel) (*tls.Conn, TLSLevel, *Error) {
+func (c *Client) startTLS(ctx context.Context, raw net.Conn, domain, host string, need TLSLevel) (handshake, *Error) {
+	var hs handshake
 	raw.SetDeadline(time.Now().Add(c.opts.CommandTimeout))
 	defer raw.SetDeadline(time.Time{})
 	if _, err := io.WriteString(raw, "STARTTLS\r\n"); err != nil {
-		return nil, 0, tlsErr("4.7.5", "STARTTLS to %s failed: %s", host, netReason(err))
+		return hs, tlsErr("4.7.5", "STARTTLS to %s failed: %s", host, netReason(err))
 	}
 	br := bufio.NewReader(raw)
 	code, msg, err := textproto.NewReader(br).ReadResponse(220)
 	if err != nil {
 		if code != 0 {
-			return nil, 0, tlsErr("4.7.5", "%s refused STARTTLS: %d %s", host, code, cleanReply(msg))
+			return hs, tlsErr("4.7.5", "%s refused STARTTLS: %d %s", host, code, cleanReply(msg))
 		}
-		return nil, 0, tlsErr("4.7.5", "STARTTLS to %s failed: %s", host, netReason(err))
+		return hs, tlsErr("4.7.5", "STARTTLS to %s failed: %s", host, netReason(err))
 	}
 	if br.Buffered() > 0 {
 		// Data after the 220 would be read as if it came over TLS
 		// (CVE-2011-0411 style injection): refuse the session.
-		return nil, 0, tlsErr("4.7.5", "%s sent data after its STARTTLS reply (possible injection)", host)
+		return hs, tlsErr("4.7.5", "%s sent data after its STARTTLS reply (possible injection)", host)
 	}
 	level := LevelNone
 	var verr error
@@ -380,6 +412,7 @@ func (c *Client) startTLS(ctx context.Context, raw net.Conn, domain, host string
 				level = LevelVerified
 			}
 			l, perr := c.checkTLS(ctx, domain, host, cs, level)
+			hs.seen, hs.state, hs.pkixErr, hs.policyErr = true, cs, pkixErr, perr
 			switch {
 			case perr != nil:
 				verr = fmt.Errorf("refused by security policy: %w", perr)
@@ -397,14 +430,15 @@ func (c *Client) startTLS(ctx context.Context, raw net.Conn, domain, host string
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		if verr != nil {
-			return nil, 0, tlsErr("4.7.5", "certificate of %s not verified: %s", host, cleanReply(verr.Error()))
+			return hs, tlsErr("4.7.5", "certificate of %s not verified: %s", host, cleanReply(verr.Error()))
 		}
-		return nil, 0, tlsErr("4.7.5", "TLS handshake with %s failed: %s", host, netReason(err))
+		return hs, tlsErr("4.7.5", "TLS handshake with %s failed: %s", host, netReason(err))
 	}
 	if v := tc.ConnectionState().Version; v < tls.VersionTLS12 {
-		return nil, 0, tlsErr("4.7.5", "%s negotiated %s", host, tls.VersionName(v))
+		return hs, tlsErr("4.7.5", "%s negotiated %s", host, tls.VersionName(v))
 	}
-	return tc, level, nil
+	hs.conn, hs.level = tc, level
+	return hs, nil
 }
 
 // verifyPeer checks the peer chain against roots (nil: system roots) for

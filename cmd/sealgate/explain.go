@@ -7,30 +7,44 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/mail"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/sealgate/sealgate/config"
 	"github.com/sealgate/sealgate/crypto/keystore"
+	"github.com/sealgate/sealgate/delivery"
+	"github.com/sealgate/sealgate/delivery/dane"
+	"github.com/sealgate/sealgate/delivery/mtasts"
+	"github.com/sealgate/sealgate/delivery/tlsmemory"
 	"github.com/sealgate/sealgate/policy"
 	"github.com/sealgate/sealgate/policy/phi"
 )
 
 const explainUsage = `Usage: sealgate explain --from ADDR --to ADDR [--to ADDR...] [--config FILE]
-                        [--keys DIR] [--requiretls] [--json] FILE.eml
+                        [--keys DIR] [--requiretls] [--json] [--probe] FILE.eml
 
 A dry run of the policy for one message: for each recipient, what the PHI
 scan found (kinds and counts, never values), the rule that fired, the
 protection required, the fallback chain and which keys are known. Nothing
-is sent and the MX is not contacted (no --probe yet): whether the MX reaches
-the required TLS level is decided at delivery time.
+is sent. Without --probe the MX is not contacted: whether it reaches the
+required TLS level is decided at delivery time.
   --from ADDR     envelope sender ("<>" for the null sender)
   --to ADDR       envelope recipient, repeatable
   --config FILE   configuration (phi: and policy: sections); default: embedded
   --keys DIR      recipient key store; default: <data_dir>/keys of the config
   --requiretls    as if received with REQUIRETLS (RFC 8689)
   --json          one JSON object per recipient
+  --probe         ask each recipient domain's next hops what they offer
+                  today (routes, smarthost, MX through the configured DNS;
+                  STARTTLS, TLS version, certificate) and the floors its
+                  MTA-STS, DANE and downgrade policies give, then say
+                  whether each recipient's required level would be met or
+                  what would happen instead. Connects, greets, EHLO,
+                  STARTTLS, QUIT: never MAIL FROM, never any content.
 Exit status: 0 explained, 1 the message could not be read, 2 usage or
 configuration errors.
 `
@@ -72,6 +86,7 @@ type explainRecipient struct {
 	Decision policy.Decision `json:"decision"`
 	Keys     explainKeys     `json:"keys"`
 	Chain    []explainStep   `json:"chain"`
+	Probe    *explainProbe   `json:"probe,omitempty"`
 }
 
 func runExplain(args []string, stdout, stderr io.Writer) int {
@@ -84,6 +99,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	keysDir := fs.String("keys", "", "recipient key store directory")
 	requireTLS := fs.Bool("requiretls", false, "as if received with REQUIRETLS")
 	asJSON := fs.Bool("json", false, "one JSON object per recipient")
+	doProbe := fs.Bool("probe", false, "probe the recipient domains' next hops")
 	files, code, ok := parseInterspersed(fs, args, stderr)
 	if !ok {
 		return code
@@ -144,11 +160,22 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	msg := policy.NewMessage(sender, header, res, *requireTLS)
 
+	var probes map[string]*explainProbe
+	if *doProbe {
+		if probes, err = runProbes(cfg, to); err != nil {
+			fmt.Fprintf(stderr, "sealgate explain: %v\n", err)
+			return 2
+		}
+	}
+
 	store, storeErr := openKeyStore(dir)
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	if !*asJSON {
 		printExplainHeader(stdout, name, sender, msg, res, header == nil)
+		for _, d := range probeOrder(to) {
+			printProbeDomain(stdout, probes[d])
+		}
 	}
 	for _, rcpt := range to {
 		out := explainRecipient{
@@ -160,6 +187,9 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 			Keys:     lookupKeys(store, storeErr, dir, rcpt),
 		}
 		out.Chain = explainChain(out.Decision, out.Keys)
+		if p := probes[rcptDomain(rcpt)]; p != nil {
+			out.Probe = judgeProbe(p, out.Decision, out.Keys)
+		}
 		if *asJSON {
 			if err := enc.Encode(out); err != nil {
 				fmt.Fprintf(stderr, "sealgate explain: %v\n", err)
@@ -257,7 +287,7 @@ func explainChain(d policy.Decision, k explainKeys) []explainStep {
 		return append(chain, explainStep{Method: "smtp", Status: "at-delivery", Detail: detail})
 	case policy.RequireTLS, policy.RequireTLSVerified:
 		chain = append(chain, explainStep{Method: string(d.Require), Status: "at-delivery",
-			Detail: fmt.Sprintf("send as is if the MX reaches %s (not probed: decided at delivery)", d.MinTLS)})
+			Detail: fmt.Sprintf("send as is if the MX reaches %s (decided at delivery)", d.MinTLS)})
 	}
 	for _, m := range d.Fallback {
 		s := explainStep{Method: string(m)}
@@ -344,6 +374,9 @@ func printExplainRecipient(w io.Writer, r explainRecipient) {
 	if len(d.StripSubjectTags) > 0 || len(d.StripHeaders) > 0 {
 		fmt.Fprintf(w, "  strip     subject tags %s; header fields %s\n", orNone(d.StripSubjectTags), orNone(d.StripHeaders))
 	}
+	if r.Probe != nil {
+		printProbeVerdict(w, r.Probe)
+	}
 	for i, reason := range d.Reasons {
 		label := "  reasons "
 		if i > 0 {
@@ -372,4 +405,280 @@ func orNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
+}
+
+// probeTimeout bounds the probes of all recipient domains together.
+const probeTimeout = 2 * time.Minute
+
+// explainFloor is one source of a TLS floor for a domain.
+type explainFloor struct {
+	Source string `json:"source"` // tls_policy | dane | mta-sts | downgrade-memory
+	Floor  string `json:"floor"`  // default | none | opportunistic | required | verified
+	Error  string `json:"error,omitempty"`
+}
+
+// explainHop is what one next-hop address offered to the probe.
+type explainHop struct {
+	Route       string `json:"route"` // mx | route | smarthost
+	Host        string `json:"host"`
+	Addr        string `json:"addr,omitempty"`
+	Vetoed      string `json:"vetoed,omitempty"`
+	Connected   bool   `json:"connected"`
+	STARTTLS    bool   `json:"starttls"`
+	TLSVersion  string `json:"tls_version,omitempty"`
+	TLSCipher   string `json:"tls_cipher,omitempty"`
+	PKIX        bool   `json:"pkix_verified"`
+	PKIXError   string `json:"pkix_error,omitempty"`
+	PolicyError string `json:"policy_error,omitempty"`
+	Level       string `json:"level"` // none | tls | tls-verified
+	RequireTLS  bool   `json:"requiretls"`
+	Error       string `json:"error,omitempty"`
+}
+
+// explainProbe is the probe of a recipient's domain and, per recipient,
+// what delivery would do with it.
+type explainProbe struct {
+	Domain string         `json:"domain"`
+	Error  string         `json:"error,omitempty"` // routing or policy failure: nothing was probed
+	Floors []explainFloor `json:"floors,omitempty"`
+	Hops   []explainHop   `json:"hops,omitempty"`
+
+	Need    string `json:"need,omitempty"`    // floor for this recipient
+	Reached string `json:"reached,omitempty"` // level the message itself would get; "" = not sent
+	Via     string `json:"via,omitempty"`     // the host that would take it
+	Met     bool   `json:"met"`
+	Outcome string `json:"outcome"` // send | fallback | hold | queue | defer | bounce | reject
+	Method  string `json:"method,omitempty"`
+	Reason  string `json:"reason"`
+
+	results   []delivery.ProbeResult
+	permanent bool
+}
+
+func rcptDomain(rcpt string) string {
+	at := strings.LastIndexByte(rcpt, '@')
+	return strings.TrimSuffix(strings.ToLower(rcpt[at+1:]), ".")
+}
+
+// probeOrder lists the distinct recipient domains in first-seen order.
+func probeOrder(rcpts []string) []string {
+	var out []string
+	for _, r := range rcpts {
+		if d := rcptDomain(r); d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// runProbes builds delivery as serve does (deliveryOptions, tlsPolicies)
+// and probes each distinct recipient domain once.
+func runProbes(cfg *config.Config, rcpts []string) (map[string]*explainProbe, error) {
+	dopts, err := deliveryOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	dopts.Logger = quiet
+	pols, _, err := tlsPolicies(cfg, dopts, nil, quiet)
+	if err != nil {
+		return nil, err
+	}
+	dopts.Policies = pols
+	client, err := delivery.New(dopts)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	out := map[string]*explainProbe{}
+	for _, d := range probeOrder(rcpts) {
+		p := &explainProbe{Domain: d}
+		out[d] = p
+		res, err := client.Probe(ctx, d)
+		if err != nil {
+			p.Error = err.Error()
+			var de *delivery.Error
+			p.permanent = errors.As(err, &de) && !de.Temporary
+			continue
+		}
+		p.results = res
+		if len(res) > 0 {
+			p.Floors = append(p.Floors, explainFloor{Source: "tls_policy", Floor: res[0].Floor.String()})
+			if res[0].Route == "mx" {
+				for _, pol := range pols {
+					f, ferr := pol.Floor(ctx, d)
+					ef := explainFloor{Source: policyName(pol), Floor: floorName(f)}
+					if ferr != nil {
+						ef.Error = ferr.Error()
+					}
+					p.Floors = append(p.Floors, ef)
+				}
+			}
+		}
+		for _, r := range res {
+			p.Hops = append(p.Hops, explainHop{
+				Route: r.Route, Host: r.Host, Addr: r.Addr, Vetoed: r.Vetoed, Connected: r.Connected,
+				STARTTLS: r.STARTTLS, TLSVersion: r.TLSVersion, TLSCipher: r.TLSCipher,
+				PKIX: r.PKIX, PKIXError: r.PKIXError, PolicyError: r.PolicyError,
+				Level: r.Level.String(), RequireTLS: r.RequireTLS, Error: r.Error,
+			})
+		}
+	}
+	return out, nil
+}
+
+func policyName(p delivery.Policy) string {
+	switch p.(type) {
+	case *dane.Policy:
+		return "dane"
+	case *mtasts.Policy:
+		return "mta-sts"
+	case *tlsmemory.Policy:
+		return "downgrade-memory"
+	}
+	return fmt.Sprintf("%T", p)
+}
+
+func floorName(f delivery.TLSPolicy) string {
+	if f == 0 {
+		return "none"
+	}
+	return f.String()
+}
+
+// judgeProbe says what delivery (and protect) would do for this recipient
+// given the probe of its domain, with the rules of protect's doc.go.
+func judgeProbe(dp *explainProbe, d policy.Decision, k explainKeys) *explainProbe {
+	p := *dp
+	switch {
+	case d.Reject:
+		p.Outcome, p.Reason = "reject", "refused at SMTP time; nothing is sent"
+		return &p
+	case p.Error != "" && p.permanent:
+		p.Outcome, p.Reason = "bounce", p.Error
+		return &p
+	case p.Error != "":
+		p.Outcome, p.Reason = "defer", "stays queued and is retried: "+p.Error
+		return &p
+	}
+	held := ""
+	if d.Hold {
+		held = "held by policy until released; then: "
+	}
+	if d.Require == policy.RequireE2E || d.Require == policy.RequirePortal {
+		fallbackVerdict(&p, d, k, "the message itself is never sent")
+		p.Reason = held + p.Reason
+		return &p
+	}
+	ignore := d.TLSRequiredNo && d.Require == policy.RequireNone && !d.RequireTLSFlag
+	v := delivery.JudgeProbe(p.results, d.MinTLS, d.RequireTLSFlag, ignore)
+	p.Need = v.Need.String()
+	switch {
+	case v.Met:
+		p.Met, p.Reached, p.Via = true, v.Level.String(), v.Host
+		p.Outcome, p.Method = "send", map[delivery.TLSLevel]string{delivery.LevelNone: "smtp", delivery.LevelTLS: "tls", delivery.LevelVerified: "tls-verified"}[v.Level]
+		p.Reason = fmt.Sprintf("%s reached on %s, %s needed: the message itself is sent", v.Level, v.Host, v.Need)
+		if ignore {
+			p.Reason += " (TLS-Required: No: MTA-STS, DANE and the downgrade memory not applied)"
+		}
+	case !v.TLSShortfall:
+		p.Outcome, p.Reason = "defer", "stays queued and is retried: "+v.Reason
+	case d.Require == policy.RequireNone && len(d.Fallback) == 0:
+		p.Outcome, p.Reason = "queue", "stays queued: the domain's own policy demands TLS ("+v.Reason+")"
+	default:
+		fallbackVerdict(&p, d, k, v.Reason)
+	}
+	if held != "" {
+		p.Outcome, p.Reason = "hold", held+p.Reason
+	}
+	return &p
+}
+
+// fallbackVerdict names the first method of the chain that could be used.
+func fallbackVerdict(p *explainProbe, d policy.Decision, k explainKeys, why string) {
+	for _, m := range d.Fallback {
+		switch {
+		case m == policy.MethodSMIME && k.Error == "" && k.SMIME > 0,
+			m == policy.MethodPGP && k.Error == "" && k.PGP > 0:
+			p.Outcome, p.Method, p.Reason = "fallback", string(m), why+": falls back to "+string(m)+" (key known)"
+			return
+		case m == policy.MethodPortal:
+			p.Outcome, p.Method, p.Reason = "fallback", string(m), why+": falls back to the portal if it is enabled, else held"
+			return
+		}
+	}
+	p.Outcome, p.Reason = "queue", why+": no allowed method usable (no key known): stays queued, then bounces; never plaintext"
+}
+
+func printProbeDomain(w io.Writer, p *explainProbe) {
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nprobe     %s (connected now; nothing sent)\n", p.Domain)
+	if p.Error != "" {
+		fmt.Fprintf(w, "  error     %s\n", p.Error)
+		return
+	}
+	var fl []string
+	for _, f := range p.Floors {
+		s := f.Source + " " + f.Floor
+		if f.Error != "" {
+			s += " (error: " + f.Error + ")"
+		}
+		fl = append(fl, s)
+	}
+	fmt.Fprintf(w, "  floors    %s\n", strings.Join(fl, "; "))
+	for i, h := range p.Hops {
+		fmt.Fprintf(w, "  %-9s %s\n", fmt.Sprintf("%s %d", h.Route, i+1), hopText(h))
+	}
+}
+
+func hopText(h explainHop) string {
+	s := h.Host
+	if h.Addr != "" {
+		s += " " + h.Addr
+	}
+	s += ": "
+	if h.Vetoed != "" {
+		s += "[" + h.Vetoed + "] "
+	}
+	switch {
+	case !h.Connected:
+		return s + "unreachable (" + h.Error + ")"
+	case !h.STARTTLS:
+		return s + "no STARTTLS → none"
+	case h.TLSVersion == "":
+		return s + "STARTTLS, handshake failed (" + h.Error + ") → none"
+	}
+	s += "STARTTLS, " + h.TLSVersion + " " + h.TLSCipher + ", certificate "
+	if h.PKIX {
+		s += "verified (PKIX)"
+	} else {
+		s += "not verified (" + h.PKIXError + ")"
+	}
+	if h.PolicyError != "" {
+		s += ", refused by security policy (" + h.PolicyError + ")"
+	}
+	if h.RequireTLS {
+		s += ", REQUIRETLS"
+	}
+	if h.Error != "" && h.PolicyError == "" {
+		s += ", then failed (" + h.Error + ")"
+	}
+	return s + " → " + h.Level
+}
+
+func printProbeVerdict(w io.Writer, p *explainProbe) {
+	verdict := p.Outcome
+	if p.Method != "" {
+		verdict += " " + p.Method
+	}
+	switch {
+	case p.Met:
+		verdict = "met: " + verdict
+	case p.Need != "":
+		verdict = "not met: " + verdict
+	}
+	fmt.Fprintf(w, "  probe     %s: %s\n", verdict, p.Reason)
 }

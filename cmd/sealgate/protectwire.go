@@ -98,7 +98,9 @@ func (d deliverer) protectedSend(ctx context.Context, a queue.Attempt) []queue.R
 	})
 	out := make([]queue.Result, len(results))
 	for i, r := range results {
-		if d.tlsMem != nil && r.Outcome == delivery.Delivered && r.Fallback == "" {
+		// A delivery that ignored recipient TLS policies (TLS-Required: No)
+		// says nothing about what the domain offers.
+		if d.tlsMem != nil && r.Outcome == delivery.Delivered && r.Fallback == "" && !decisions[r.Rcpt].TLSRequiredNo {
 			d.tlsMem.Observe(ctx, a.Domain, r.MX, r.TLSLevel)
 		}
 		out[i] = queue.Result{

@@ -44,6 +44,11 @@
 //     tls-verified → verified: PKIX, MTA-STS or DANE, RFC 7817 §3,
 //     RFC 8461, RFC 7672) and RequireTLS when the decision's
 //     RequireTLSFlag or the request's RequireTLS is set (RFC 8689 §4.1).
+//     The group key also holds TLSRequiredNo: a group whose decisions
+//     honoured "TLS-Required: No" (RFC 8689 §5) is sent with
+//     IgnoreTLSPolicies, so the recipient domain's MTA-STS, DANE and the
+//     downgrade memory are not enforced; never when the requirement is
+//     above none or REQUIRETLS is asked for, whatever the decision says.
 //     Delivered → the Method is named by the TLS level reached (plaintext,
 //     tls, tls_verified). TempFail with delivery's TLSShortfall (the
 //     required level was not reached on any MX and nothing else went

@@ -233,14 +233,18 @@ func (d *Deliverer) Deliver(ctx context.Context, r Request) []Result {
 			continue
 		}
 		reqTLS := dec.RequireTLSFlag || r.RequireTLS
-		key := fmt.Sprintf("%s|%d|%t|%v", dec.Require, dec.MinTLS, reqTLS, dec.Fallback)
+		// RFC 8689 §5: "TLS-Required: No" lifts the recipient's TLS
+		// policies only for mail that needs no protection and without
+		// REQUIRETLS (policy decides so; checked again here).
+		ignore := dec.TLSRequiredNo && dec.Require == policy.RequireNone && !reqTLS
+		key := fmt.Sprintf("%s|%d|%t|%v|%t", dec.Require, dec.MinTLS, reqTLS, dec.Fallback, ignore)
 		g := byKey[key]
 		if g == nil {
 			g = &group{
 				dec: delivery.Request{
 					ID: r.ID, From: r.From, Domain: r.Domain,
 					RequireTLS: reqTLS, SMTPUTF8: r.SMTPUTF8, MinTLS: dec.MinTLS,
-					Size: r.Size, Open: r.Open,
+					Size: r.Size, Open: r.Open, IgnoreTLSPolicies: ignore,
 				},
 				fb: dec.Fallback,
 			}

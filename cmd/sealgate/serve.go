@@ -258,10 +258,18 @@ func printReady(w io.Writer, cfg *config.Config, smtpAddrs []net.Addr, metricsAd
 Running on embedded defaults (data in %s). Try:
   swaks --server %s --port %s --tls --from you@%s --to someone@example.org --header "Subject: test"
   curl -s http://%s/metrics | grep ^sealgate_
-  go run ./cmd/sealgate queue list
+  %s queue list
 Point Postfix at it with: relayhost = [%s]:%s
 Stop with Ctrl-C.
-`, cfg.Path(cfg.DataDir), host, port, cfg.Hostname, addrOr(metricsAddr, cfg.Metrics.Address), host, port)
+`, cfg.Path(cfg.DataDir), host, port, cfg.Hostname, addrOr(metricsAddr, cfg.Metrics.Address), selfPath(), host, port)
+}
+
+// selfPath is how the user ran this binary, for the hints it prints.
+func selfPath() string {
+	if len(os.Args) > 0 && strings.Contains(os.Args[0], "/") {
+		return os.Args[0]
+	}
+	return "sealgate"
 }
 
 func addrOr(a net.Addr, fallback string) string {

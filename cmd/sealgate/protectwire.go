@@ -38,7 +38,12 @@ func newProtector(cfg *config.Config, client *delivery.Client, res delivery.Reso
 	if cfg.Keys.WKD {
 		keys = &keystore.Resolver{Store: store, WKD: keystore.NewWKD(keystore.WKDOptions{Client: wkdClient(res)})}
 	}
+	// Staging holds ciphertext only while a copy is sent; at start nothing
+	// is in flight, so whatever a crash left there goes.
 	staging := filepath.Join(cfg.Path(cfg.DataDir), "tmp")
+	if err := os.RemoveAll(staging); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(staging, 0o700); err != nil {
 		return nil, err
 	}

@@ -73,6 +73,7 @@ type detector struct {
 	words int
 
 	lab       [numLabels]mark
+	labEnd    int // end of the last label of any class (labels come in text order)
 	neg       mark
 	lastLower int
 	house     mark
@@ -114,7 +115,7 @@ func (d *detector) emit(k kindID, s, e int) {
 	if e > len(d.t) {
 		e = len(d.t)
 	}
-	if d.s.allowedValue(k, d.t[s:e]) {
+	if len(d.s.allowVals) > 0 && d.s.allowedValue(k, d.t[s:e]) { // no call without an allow-list
 		return
 	}
 	d.out.emit(k, d.t[s:e])
@@ -164,17 +165,18 @@ func (d *detector) run() {
 		for {
 			// Tight inner loop over letters (cLower and cUpper are 1 and 2;
 			// cSep wraps around to 255).
-			for j < n && cls[t[j]]-1 < 2 {
-				j++
-			}
+			j = letterEnd(t, j, cls)
 			if j >= n {
 				break
 			}
 			c = t[j]
 			k = cls[c]
 			if k == cDigit {
-				digits++
-				j++
+				// A run of digits in one tight loop too.
+				d0 := j
+				for j++; j < n && cls[t[j]] == cDigit; j++ {
+				}
+				digits += j - d0
 				continue
 			}
 			if k == cHigh {
@@ -201,8 +203,14 @@ func (d *detector) run() {
 			continue
 		}
 		next := j
-		if high || d.s.dict.pre(t[i], t[j-1], j-i) {
-			h, bl := d.lower(i, j)
+		if high || d.s.dict.pre(t[i], t[min(i+1, j-1)], t[j-1], j-i) {
+			var h uint32
+			var bl int
+			if high {
+				h, bl = d.lower(i, j)
+			} else {
+				h, bl = d.lowerASCII(i, j)
+			}
 			if bl <= len(d.buf) && d.s.dict.mayHave(h) {
 				if e := d.s.dict.lookup(h, d.buf[:bl]); e != nil {
 					tm, end := d.matchPhrases(e, j)
@@ -235,6 +243,18 @@ func (d *detector) run() {
 	}
 }
 
+// letterEnd returns the end of the run of ASCII letters that starts at j
+// (cLower and cUpper are 1 and 2; cSep wraps around to 255). Ranging over
+// the rest of t keeps the loop free of bounds checks.
+func letterEnd(t []byte, j int, cls *[256]uint8) int {
+	for k, c := range t[j:] {
+		if cls[c]-1 >= 2 {
+			return j + k
+		}
+	}
+	return len(t)
+}
+
 // lower copies t[i:j] lower-cased into d.buf (folding Latin-1 capitals
 // and the curly apostrophe) and returns its hash and length.
 func (d *detector) lower(i, j int) (uint32, int) {
@@ -265,6 +285,24 @@ func (d *detector) lower(i, j int) (uint32, int) {
 		h = wordHash(h, c)
 	}
 	return h, bl
+}
+
+// lowerASCII is lower for a token without bytes >= 0x80 (the tokenizer
+// knows): no Latin-1 capitals or curly apostrophes to fold, so each byte is
+// just lower-cased. Most words take this path.
+func (d *detector) lowerASCII(i, j int) (uint32, int) {
+	h := hashInit
+	buf := d.buf[:]
+	for k, c := range d.t[i:j] {
+		if c-'A' < 26 {
+			c += 'a' - 'A'
+		}
+		if k < len(buf) {
+			buf[k] = c
+		}
+		h = wordHash(h, c)
+	}
+	return h, j - i
 }
 
 // highSep reports whether the UTF-8 sequence at t[i] is punctuation or a
@@ -317,10 +355,13 @@ func (d *detector) matchPhrases(e *entry, j int) (term, int) {
 		return best, bestEnd
 	}
 	first := lowerByte(d.t[q])
+	if first < 0x80 && !e.highFirst && e.firsts[first>>6]&(1<<(first&63)) == 0 {
+		return best, bestEnd // no phrase continues with this letter
+	}
 	bestLen := 0
 	for pi := range e.phrases {
 		p := &e.phrases[pi]
-		if len(p.rest) <= bestLen || (p.rest[0][0] != first && p.rest[0][0] < 0x80 && first < 0x80) {
+		if len(p.rest) <= bestLen || (p.first != first && p.first < 0x80 && first < 0x80) {
 			continue
 		}
 		if end, ok := matchRest(d.t, j, p.rest); ok {
@@ -378,6 +419,7 @@ func (d *detector) onTerm(tm term, s, e int, capital bool) {
 	f := tm.flags
 	if tm.label != lNone {
 		d.lab[tm.label] = mark{end: e, word: d.words, set: true}
+		d.labEnd = e
 		switch tm.label {
 		case lName:
 			d.tryName(e, true, nameLabel)
@@ -475,18 +517,21 @@ func (d *detector) tryName(e int, patient bool, mode int) {
 		}
 		q := p
 		bl := 0
+		h := hashInit
 		for q < len(t) && (isLetterByte(t[q]) || (t[q] == '\'' && q+1 < len(t) && isLetterByte(t[q+1])) || (t[q] == '-' && q+1 < len(t) && isUpperByte(t[q+1]))) {
+			c := lowerByte(t[q])
 			if bl < len(d.buf) {
-				d.buf[bl] = lowerByte(t[q])
+				d.buf[bl] = c
 			}
+			h = wordHash(h, c)
 			bl++
 			q++
 		}
 		if bl > len(d.buf) || bl < 2 {
 			break
 		}
-		w := string(d.buf[:bl])
-		switch w {
+		w := d.buf[:bl]
+		switch string(w) {
 		case "mr", "mrs", "ms", "miss", "mx", "sr", "sra", "srta", "don", "doña":
 			p = q
 			if p < len(t) && t[p] == '.' {
@@ -499,7 +544,7 @@ func (d *detector) tryName(e int, patient bool, mode int) {
 		case "dr", "doctor", "doctora", "dra", "prof", "professor", "nurse":
 			return
 		}
-		if d.s.dict.words[w] != nil || d.s.dict.notName[w] {
+		if d.s.dict.lookup(h, w) != nil || d.s.dict.isNotName(h, w) {
 			break
 		}
 		if start < 0 {
@@ -539,11 +584,13 @@ func (d *detector) tryName(e int, patient bool, mode int) {
 // resolve.
 func (d *detector) tryCommaName(i, j int) {
 	t := d.t
-	if j-i < 2 || d.isDictWord(i, j) {
+	if j-i < 2 {
 		return
 	}
 	// The surname starts a line, a parenthesis or a column ("08:00  Holloway,
 	// Grace"), not the middle of a phrase ("Family Medicine, Springfield").
+	// These byte checks come before the dictionary look-up because they
+	// reject nearly every capitalised word followed by a comma.
 	b := i
 	for b > 0 && i-b < 40 && (t[b-1] == ' ' || t[b-1] == '\t') {
 		b--
@@ -552,6 +599,9 @@ func (d *detector) tryCommaName(i, j int) {
 		return
 	}
 	if b > 0 && !(t[b-1] == '\n' || t[b-1] == '\r' || t[b-1] == '(' || t[b-1] == '[' || t[b-1] == '|' || t[b-1] == ';' || t[b-1] == '\t' || isDigit(t[b-1]) || t[b-1] == ':' || i-b >= 2) {
+		return
+	}
+	if d.isDictWord(i, j) {
 		return
 	}
 	p := j + 2
@@ -599,7 +649,7 @@ func (d *detector) isDictWord(i, j int) bool {
 	}
 	h, bl := d.lower(i, j)
 	w := d.buf[:bl]
-	return d.s.dict.lookup(h, w) != nil || d.s.dict.notName[string(w)]
+	return d.s.dict.lookup(h, w) != nil || d.s.dict.isNotName(h, w)
 }
 
 // healthOnLine reports whether a health term lies on the same line as
@@ -714,13 +764,21 @@ func possessiveBefore(t []byte, s int) bool {
 		for p > 0 && isWordByte(t[p-1]) {
 			p--
 		}
-		if e-p > 0 && e-p <= 4 && e-p >= 2 {
-			var b [4]byte
-			for k := p; k < e; k++ {
-				b[k-p] = lowerByte(t[k])
+		if e-p <= 4 && e-p >= 2 {
+			// The word packed into an integer, one lower-cased byte per
+			// octet; word bytes are never zero, so words of different
+			// lengths pack differently.
+			var v uint32
+			for _, c := range t[p:e] {
+				v = v<<8 | uint32(lowerByte(c))
 			}
-			switch string(b[:e-p]) {
-			case "your", "his", "her", "su", "sus", "tu":
+			switch v {
+			case 'y'<<24 | 'o'<<16 | 'u'<<8 | 'r', // your
+				'h'<<16 | 'i'<<8 | 's', // his
+				'h'<<16 | 'e'<<8 | 'r', // her
+				's'<<8 | 'u',           // su
+				's'<<16 | 'u'<<8 | 's', // sus
+				't'<<8 | 'u':           // tu
 				return true
 			}
 		}

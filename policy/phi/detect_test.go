@@ -295,3 +295,41 @@ func TestCustomRulesAndWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestDictionaryFiltersKeepEveryWord: the tokenizer's prefilter, the Bloom
+// filter and the slot table must let every dictionary word through, in any
+// letter case, or a term would silently never be found.
+func TestDictionaryFiltersKeepEveryWord(t *testing.T) {
+	s := newScanner(t, Options{ExtraMedications: []string{"zorbatin xr"}})
+	n := 0
+	for w, e := range s.dict.words {
+		for _, v := range []string{w, strings.ToUpper(w), strings.ToUpper(w[:1]) + w[1:]} {
+			d := &detector{s: s, t: []byte(v)}
+			ascii := true
+			for i := 0; i < len(v); i++ {
+				ascii = ascii && v[i] < 0x80
+			}
+			var h uint32
+			var bl int
+			if ascii {
+				if !s.dict.pre(v[0], v[min(1, len(v)-1)], v[len(v)-1], len(v)) {
+					t.Errorf("%q: rejected by the prefilter", v)
+					continue
+				}
+				h, bl = d.lowerASCII(0, len(v))
+			} else {
+				h, bl = d.lower(0, len(v))
+			}
+			if v != w && string(d.buf[:bl]) != w {
+				continue // a capital the scanner does not fold (only ASCII and Latin-1)
+			}
+			if !s.dict.mayHave(h) || s.dict.lookup(h, d.buf[:bl]) != e {
+				t.Errorf("%q: not found", v)
+			}
+			n++
+		}
+	}
+	if n < 2*len(s.dict.words) || len(s.dict.words) < 500 {
+		t.Errorf("only %d spellings of %d words checked", n, len(s.dict.words))
+	}
+}

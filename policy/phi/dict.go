@@ -97,13 +97,20 @@ type term struct {
 }
 
 type phrase struct {
-	rest []string // following words, lower case
-	term term
+	rest  []string // following words, lower case
+	first byte     // rest[0][0], kept inline for the hot loop
+	term  term
 }
 
 type entry struct {
 	term    term // meaning of the word alone; zero when it only starts phrases
 	phrases []phrase
+	// firsts is the set of ASCII first bytes of the phrases' second words
+	// and highFirst says whether one starts with a non-ASCII byte: most
+	// dictionary words ("your", "medical") are followed by a word that no
+	// phrase continues with, and this lets matchPhrases return at once.
+	firsts    [2]uint64
+	highFirst bool
 }
 
 const bloomBits = 1 << 16
@@ -111,32 +118,33 @@ const bloomBits = 1 << 16
 // dictionary maps lower-case words to entries. A small Bloom filter over the
 // word hash lets the hot loop skip the map for nearly every ordinary word.
 type dictionary struct {
-	words map[string]*entry // used while building and by the name check
+	words map[string]*entry // used while building
 	// notName holds words that cannot start a person's name ("Dear
 	// Patient", "Hi Team"); kept out of words so that the hot loop never
 	// looks these common words up.
-	notName map[string]bool
+	notName wordTable
 	bloom   [bloomBits / 64]uint64
-	// slots is an open-addressing table keyed by the scanner's own word
-	// hash, so the hot loop never hashes a word twice.
-	slots []slot
-	mask  uint32
-	// prefix is a cheaper first filter on (first letter, last letter,
-	// length) of ASCII words, checked before a word is even hashed.
+	// table holds words, keyed by the scanner's own word hash, so the hot
+	// loop never hashes a word twice.
+	table wordTable
+	// prefix is a cheaper first filter on (first letter, second letter,
+	// last letter, length) of ASCII words, checked before a word is even
+	// hashed. Case does not matter: only the low five bits of each letter
+	// are used.
 	prefix [1 << 15 / 64]uint64
 }
 
-func preIndex(first, last byte, n int) uint32 {
-	if n > 31 {
-		n = 31
-	}
-	return uint32(first&31)<<10 | uint32(last&31)<<5 | uint32(n)
+// preIndex folds a word's first, second and last bytes (the second is the
+// first again for a one-letter word) and its length into 15 bits.
+func preIndex(first, second, last byte, n int) uint32 {
+	x := uint32(first&31)<<10 | uint32(second&31)<<5 | uint32(last&31)
+	return x ^ uint32(n&31)*(1<<10|1<<5|1)
 }
 
-// pre reports whether an ASCII word with these first and last bytes and
-// length may be in the dictionary.
-func (d *dictionary) pre(first, last byte, n int) bool {
-	x := preIndex(first, last, n)
+// pre reports whether an ASCII word with these bytes and length may be in
+// the dictionary.
+func (d *dictionary) pre(first, second, last byte, n int) bool {
+	x := preIndex(first, second, last, n)
 	return d.prefix[x>>6]&(1<<(x&63)) != 0
 }
 
@@ -146,10 +154,39 @@ type slot struct {
 	e    *entry
 }
 
-// lookup finds a lower-case word whose hash is h.
-func (d *dictionary) lookup(h uint32, w []byte) *entry {
-	for i := h & d.mask; ; i = (i + 1) & d.mask {
-		sl := &d.slots[i]
+// wordTable is an open-addressing hash table of lower-case words keyed by
+// wordHash. The name and comma-name checks look words up in it with the
+// hash they computed while lower-casing, instead of hashing the word again
+// for a Go map.
+type wordTable struct {
+	slots []slot
+	mask  uint32
+}
+
+func newWordTable(words map[string]*entry) wordTable {
+	n := uint32(16)
+	for n < uint32(4*len(words)) {
+		n <<= 1
+	}
+	wt := wordTable{slots: make([]slot, n), mask: n - 1}
+	for k, e := range words {
+		h := hashInit
+		for i := 0; i < len(k); i++ {
+			h = wordHash(h, k[i])
+		}
+		i := h & wt.mask
+		for wt.slots[i].e != nil {
+			i = (i + 1) & wt.mask
+		}
+		wt.slots[i] = slot{hash: h, key: k, e: e}
+	}
+	return wt
+}
+
+// find returns the entry of the lower-case word w whose hash is h, or nil.
+func (wt *wordTable) find(h uint32, w []byte) *entry {
+	for i := h & wt.mask; ; i = (i + 1) & wt.mask {
+		sl := &wt.slots[i]
 		if sl.e == nil {
 			return nil
 		}
@@ -159,24 +196,17 @@ func (d *dictionary) lookup(h uint32, w []byte) *entry {
 	}
 }
 
+// lookup finds a lower-case dictionary word whose hash is h.
+func (d *dictionary) lookup(h uint32, w []byte) *entry { return d.table.find(h, w) }
+
+// isNotName reports whether the lower-case word w (hash h) is a not-a-name
+// word.
+func (d *dictionary) isNotName(h uint32, w []byte) bool { return d.notName.find(h, w) != nil }
+
 func (d *dictionary) buildSlots() {
-	n := uint32(16)
-	for n < uint32(4*len(d.words)) {
-		n <<= 1
-	}
-	d.slots = make([]slot, n)
-	d.mask = n - 1
-	for k, e := range d.words {
-		h := hashInit
-		for i := 0; i < len(k); i++ {
-			h = wordHash(h, k[i])
-		}
-		i := h & d.mask
-		for d.slots[i].e != nil {
-			i = (i + 1) & d.mask
-		}
-		d.slots[i] = slot{hash: h, key: k, e: e}
-		x := preIndex(k[0], k[len(k)-1], len(k))
+	d.table = newWordTable(d.words)
+	for k := range d.words {
+		x := preIndex(k[0], k[min(1, len(k)-1)], k[len(k)-1], len(k))
 		d.prefix[x>>6] |= 1 << (x & 63)
 	}
 }
@@ -241,7 +271,13 @@ func (d *dictionary) add(text string, t term) {
 			return
 		}
 	}
-	e.phrases = append(e.phrases, phrase{rest: ws[1:], term: t})
+	first := ws[1][0]
+	if first >= 0x80 {
+		e.highFirst = true
+	} else {
+		e.firsts[first>>6] |= 1 << (first & 63)
+	}
+	e.phrases = append(e.phrases, phrase{rest: ws[1:], first: first, term: t})
 }
 
 func merge(dst *term, t term) {
@@ -266,10 +302,12 @@ func lines(s string) []string {
 
 // buildDictionary parses the embedded lists plus extra words from Options.
 func buildDictionary(extraMeds, extraConds, extraProcs []string) *dictionary {
-	d := &dictionary{words: make(map[string]*entry, 2048), notName: map[string]bool{}}
+	d := &dictionary{words: make(map[string]*entry, 2048)}
+	notName := map[string]*entry{}
 	for _, w := range lines(notNameWords) {
-		d.notName[w] = true
+		notName[w] = &entry{} // any non-nil entry: the table is a set
 	}
+	d.notName = newWordTable(notName)
 	addList := func(list string, f termFlags) {
 		for _, w := range lines(list) {
 			d.add(w, term{flags: f})

@@ -47,8 +47,8 @@
 //     application/pgp-signature) and inline images are skipped; see
 //     Options for images.
 //  4. Run the detector over each text unit: tokens are found with a
-//     byte-class table; words go through a prefilter (first letter, last
-//     letter, length), a Bloom filter and an open-addressing dictionary of
+//     byte-class table; words go through a prefilter (first two letters,
+//     last letter, length), a Bloom filter and an open-addressing dictionary of
 //     labels ("SSN", "MRN#", "Med Rec No.", "DOB", "Member ID"...),
 //     medications, conditions, procedures, lab tests, salutations, street
 //     suffixes and patient-context phrases; digit runs are grouped

@@ -124,11 +124,16 @@ func (m *msg) walkEntity(e *message.Entity, depth int, within string) {
 			}
 		}
 	}
-	where := m.partWhere(e, within)
 	disp, dparams, _ := e.Header.ContentDisposition()
 	name := dparams["filename"]
 	if name == "" {
 		name = params["name"]
+	}
+	// The header fields just parsed decide the place; partWhere would
+	// parse them again.
+	where := within
+	if where == "" {
+		where = m.placeOf(mt, name, disp)
 	}
 	attached := disp == "attachment" || (name != "" && !strings.HasPrefix(mt, "text/"))
 	if name != "" {
@@ -177,6 +182,12 @@ func (m *msg) partWhere(e *message.Entity, within string) string {
 	if mt == "" {
 		mt = "text/plain"
 	}
+	return m.placeOf(mt, name, disp)
+}
+
+// placeOf names the place of a top-level part from its media type
+// (never empty), file name and disposition.
+func (m *msg) placeOf(mt, name, disp string) string {
 	if mt == "message/rfc822" || mt == "message/global" {
 		return m.attachmentWhere(name, "message.eml")
 	}

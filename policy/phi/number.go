@@ -67,6 +67,13 @@ func (d *detector) digitsOf(nt *numTok, g, m int) []byte {
 	return b
 }
 
+// group returns the digits of group g: one group is contiguous in the text,
+// so unlike digitsOf this needs no copy (and no 40-digit cap: callers only
+// use it for short groups).
+func (d *detector) group(nt *numTok, g int) []byte {
+	return d.t[nt.gpos[g] : nt.gpos[g]+nt.glen[g]]
+}
+
 func groupsIs(nt *numTok, g int, lens ...int) bool {
 	if nt.ng-g < len(lens) {
 		return false
@@ -141,13 +148,16 @@ func (d *detector) classify(nt *numTok, g int) int {
 			}
 			return 3
 		}
-		// Payment cards written in groups.
-		for _, lens := range [][]int{{4, 4, 4, 4, 3}, {4, 4, 4, 4}, {4, 6, 5}, {4, 6, 4}} {
-			if groupsIs(nt, g, lens...) && sameSep(nt, g, len(lens), "- ") {
-				dg := d.digitsOf(nt, g, len(lens))
-				if validCard(dg) && (d.labelNear(lCard, pos, 60, 8) || !d.negCloser(lCard, pos)) {
-					d.emit(kCard, pos, d.groupEnd(nt, g+len(lens)-1))
-					return len(lens)
+		// Payment cards written in groups (every layout starts with four
+		// digits, which rules out most numbers before the layouts are tried).
+		if nt.glen[g] == 4 {
+			for _, lens := range [][]int{{4, 4, 4, 4, 3}, {4, 4, 4, 4}, {4, 6, 5}, {4, 6, 4}} {
+				if groupsIs(nt, g, lens...) && sameSep(nt, g, len(lens), "- ") {
+					dg := d.digitsOf(nt, g, len(lens))
+					if validCard(dg) && (d.labelNear(lCard, pos, 60, 8) || !d.negCloser(lCard, pos)) {
+						d.emit(kCard, pos, d.groupEnd(nt, g+len(lens)-1))
+						return len(lens)
+					}
 				}
 			}
 		}
@@ -211,9 +221,9 @@ func (d *detector) classify(nt *numTok, g int) int {
 	if d.lastMed.set && d.words-d.lastMed.word <= 3 && hasDoseUnit(t, d.groupEnd(nt, g)) {
 		d.addCtx(pos)
 	}
-	if avail >= 1 {
-		l := nt.glen[g]
-		dg := d.digitsOf(nt, g, 1)
+	// Single-group values: the cases below only take these lengths.
+	if l := nt.glen[g]; avail >= 1 && (l == 5 || l >= 9 && l <= 19) {
+		dg := d.group(nt, g) // l <= 19
 		end := d.groupEnd(nt, g)
 		switch {
 		case l == 9 && d.labelNear(lSSN, pos, 40, 5):
@@ -272,9 +282,10 @@ func atoi(b []byte) int {
 }
 
 func (d *detector) validDate(nt *numTok, g int) bool {
-	a := atoi(d.digitsOf(nt, g, 1))
-	b := atoi(d.digitsOf(nt, g+1, 1))
-	c := atoi(d.digitsOf(nt, g+2, 1))
+	// Date groups have at most four digits.
+	a := atoi(d.group(nt, g))
+	b := atoi(d.group(nt, g+1))
+	c := atoi(d.group(nt, g+2))
 	y, m, dd := c, a, b
 	if nt.glen[g] == 4 {
 		y, m, dd = a, b, c
@@ -291,6 +302,9 @@ func (d *detector) validDate(nt *numTok, g int) bool {
 // license and account labels: digits (possibly grouped) of length 5-20.
 func (d *detector) labelledValue(nt *numTok, g int) int {
 	pos := nt.gpos[g]
+	if pos-d.labEnd > 30 {
+		return 0 // no label at all within closestIDLabel's 30 bytes
+	}
 	m := 1
 	for g+m < nt.ng && (nt.sep[g+m-1] == '-' || nt.sep[g+m-1] == ' ') {
 		m++

@@ -76,6 +76,8 @@ func (q *Queue) List(ctx context.Context, opts ListOptions) ([]MessageInfo, erro
 	}
 	limit = min(limit, 1000)
 	var out []MessageInfo
+	q.visible.RLock()
+	defer q.visible.RUnlock()
 	err := q.db.View(func(tx *bolt.Tx) error {
 		c := msgs(tx).Cursor()
 		var k, v []byte
@@ -120,11 +122,13 @@ func (q *Queue) Get(id string) (MessageInfo, error) {
 		return MessageInfo{}, ErrClosed
 	}
 	var rec *record
+	q.visible.RLock()
 	err := q.db.View(func(tx *bolt.Tx) error {
 		var err error
 		rec, err = getRecord(tx, id)
 		return err
 	})
+	q.visible.RUnlock()
 	if err != nil {
 		return MessageInfo{}, err
 	}

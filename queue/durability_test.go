@@ -414,6 +414,7 @@ func TestCorruptSpoolIsHeldNeverDelivered(t *testing.T) {
 			if a := rec.forID(other); len(a) != 1 || string(a[0].body) != body {
 				t.Fatal("intact message not delivered intact")
 			}
+			// Stats never lags what Get has shown (Queue.visible).
 			if st := q.Stats(); st.Recipients[StateHeld] != 1 {
 				t.Fatalf("stats %v", st.Recipients)
 			}

@@ -185,6 +185,11 @@ type Queue struct {
 
 	wake chan struct{} // cap 1: "look at the due index now"
 
+	// visible orders admin reads (Get, List) after the in-memory counts of
+	// every commit they can see: the committer holds it across commit and
+	// apply, so Stats never lags what Get just showed.
+	visible sync.RWMutex
+
 	mu       sync.Mutex
 	inflight map[string]int // message id -> jobs running
 	counts   map[State]int64

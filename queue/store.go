@@ -346,6 +346,7 @@ func (q *Queue) runGroup(batch []*op) {
 		}
 	}
 	for len(batch) > 0 {
+		q.visible.Lock()
 		err := q.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {
 				o.d.reset()
@@ -359,10 +360,14 @@ func (q *Queue) runGroup(batch []*op) {
 			q.commits.Add(1)
 			for _, o := range batch {
 				q.apply(&o.d)
+			}
+			q.visible.Unlock()
+			for _, o := range batch {
 				o.done <- nil
 			}
 			return
 		}
+		q.visible.Unlock()
 		var ge *groupError
 		if errors.As(err, &ge) {
 			batch[ge.index].done <- ge.err

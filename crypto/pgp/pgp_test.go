@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -46,62 +45,21 @@ const sampleMessage = "From: Clinic <clinic@example.com>\r\n" +
 	"MIME-Version: 1.0\r\n" +
 	bodyPart
 
-// gpgHome is a throwaway GnuPG home directory.
-type gpgHome struct {
-	gpg  string
-	home string
-}
+// gpgHome is a throw-away GnuPG home with the helpers these tests need.
+type gpgHome struct{ *testtool.GPGHome }
 
-func newGPGHome(t *testing.T) *gpgHome {
-	t.Helper()
-	gpg := testtool.Require(t, "gpg")
-	// gpg-agent's socket path is limited to ~100 bytes: keep it short.
-	home, err := os.MkdirTemp("", "sg-gpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	g := &gpgHome{gpg: gpg, home: home}
-	t.Cleanup(func() {
-		if conf, err := exec.LookPath("gpgconf"); err == nil {
-			c := exec.Command(conf, "--kill", "gpg-agent")
-			c.Env = g.env()
-			_ = c.Run()
-		}
-		os.RemoveAll(home)
-	})
-	return g
-}
-
-func (g *gpgHome) env() []string { return append(os.Environ(), "GNUPGHOME="+g.home) }
-
-func (g *gpgHome) run(t *testing.T, stdin []byte, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(g.gpg, append([]string{"--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
-	cmd.Env = g.env()
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("gpg %v: %v\n%s", args, err, stderr.String())
-	}
-	return stdout.Bytes()
-}
+func newGPGHome(t *testing.T) *gpgHome { return &gpgHome{testtool.NewGPGHome(t)} }
 
 // genKey makes a key with gpg and returns its public key as go-crypto reads it.
 func (g *gpgHome) genKey(t *testing.T, uid, algo, usage, expire string) *openpgp.Entity {
 	t.Helper()
-	g.run(t, nil, "--quick-gen-key", uid, algo, usage, expire)
+	g.Run(t, nil, "--quick-gen-key", uid, algo, usage, expire)
 	return g.export(t, uid)
 }
 
 func (g *gpgHome) export(t *testing.T, uid string) *openpgp.Entity {
 	t.Helper()
-	pub := g.run(t, nil, "--armor", "--export", uid)
+	pub := g.Run(t, nil, "--armor", "--export", uid)
 	el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(pub))
 	if err != nil {
 		t.Fatalf("reading gpg's export: %v", err)
@@ -177,7 +135,7 @@ func TestEncryptGPGRoundTripHideSubject(t *testing.T) {
 		}
 	}
 
-	dec := string(g.run(t, arm, "--decrypt"))
+	dec := string(g.Run(t, arm, "--decrypt"))
 	if !strings.Contains(dec, "Subject: Results for "+canary+"\r\n") {
 		t.Errorf("protected headers lack the real Subject:\n%s", dec)
 	}
@@ -201,8 +159,8 @@ func TestEncryptGPGTwoRecipientsRSA(t *testing.T) {
 	g2 := newGPGHome(t)
 	alice := g1.genKey(t, "Alice <alice@example.org>", "future-default", "default", "never")
 	// An RSA key with an RSA encryption subkey, as older installations have.
-	g2.run(t, nil, "--quick-gen-key", "Bob <bob@example.org>", "rsa2048", "sign", "never")
-	fpr := strings.TrimSpace(string(g2.run(t, nil, "--with-colons", "--list-keys", "bob@example.org")))
+	g2.Run(t, nil, "--quick-gen-key", "Bob <bob@example.org>", "rsa2048", "sign", "never")
+	fpr := strings.TrimSpace(string(g2.Run(t, nil, "--with-colons", "--list-keys", "bob@example.org")))
 	var primary string
 	for _, l := range strings.Split(fpr, "\n") {
 		if strings.HasPrefix(l, "fpr:") {
@@ -210,7 +168,7 @@ func TestEncryptGPGTwoRecipientsRSA(t *testing.T) {
 			break
 		}
 	}
-	g2.run(t, nil, "--quick-add-key", primary, "rsa2048", "encr", "never")
+	g2.Run(t, nil, "--quick-add-key", primary, "rsa2048", "encr", "never")
 	bob := g2.export(t, "bob@example.org")
 
 	var out bytes.Buffer
@@ -222,7 +180,7 @@ func TestEncryptGPGTwoRecipientsRSA(t *testing.T) {
 		t.Errorf("Subject = %q: without HideSubject it must be kept", got)
 	}
 	for i, g := range []*gpgHome{g1, g2} {
-		if dec := string(g.run(t, arm, "--decrypt")); dec != bodyPart {
+		if dec := string(g.Run(t, arm, "--decrypt")); dec != bodyPart {
 			t.Errorf("recipient %d: gpg decrypted\n%q\nwant\n%q", i, dec, bodyPart)
 		}
 	}
@@ -239,14 +197,14 @@ func TestEncryptRefusesUnusableGPGKeys(t *testing.T) {
 	signOnly := g.genKey(t, "Sig <sig@example.org>", "ed25519", "sign", "never")
 
 	rev := g.genKey(t, "Rev <rev@example.org>", "future-default", "default", "never")
-	revFile := filepath.Join(g.home, "openpgp-revocs.d", strings.ToUpper(Fingerprint(rev))+".rev")
+	revFile := filepath.Join(g.Dir, "openpgp-revocs.d", strings.ToUpper(Fingerprint(rev))+".rev")
 	revCert, err := os.ReadFile(revFile)
 	if err != nil {
 		t.Fatalf("gpg made no revocation certificate: %v", err)
 	}
 	// gpg guards the stored certificate with a leading ':'; remove it to import.
 	revCert = bytes.Replace(revCert, []byte(":-----BEGIN PGP PUBLIC KEY BLOCK-----"), []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----"), 1)
-	g.run(t, revCert, "--import")
+	g.Run(t, revCert, "--import")
 	revoked := g.export(t, "rev@example.org")
 
 	good := g.genKey(t, "Good <good@example.org>", "future-default", "default", "never")

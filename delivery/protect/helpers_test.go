@@ -115,15 +115,14 @@ func decide(t *testing.T, msg string) (map[string]policy.Decision, *phi.Result) 
 type recipientKeys struct {
 	store    *keystore.Store
 	openssl  string
-	gpg      string
-	gnupg    string
+	gpgHome  *testtool.GPGHome
 	certPath string
 	keyPath  string
 }
 
 func newRecipientKeys(t *testing.T) *recipientKeys {
 	t.Helper()
-	rk := &recipientKeys{openssl: testtool.Require(t, "openssl"), gpg: testtool.Require(t, "gpg")}
+	rk := &recipientKeys{openssl: testtool.Require(t, "openssl")}
 	dir := t.TempDir()
 	store, err := keystore.Open(filepath.Join(dir, "keys"), nil)
 	if err != nil {
@@ -166,26 +165,11 @@ func newRecipientKeys(t *testing.T) *recipientKeys {
 		t.Fatal(err)
 	}
 
-	// OpenPGP: gpg makes the key in a throw-away home (short path: the
-	// agent socket path is limited), we import its public export.
-	home, err := os.MkdirTemp("", "sg-pr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	rk.gnupg = home
-	t.Cleanup(func() {
-		if conf, err := exec.LookPath("gpgconf"); err == nil {
-			c := exec.Command(conf, "--kill", "gpg-agent")
-			c.Env = rk.gpgEnv()
-			_ = c.Run()
-		}
-		os.RemoveAll(home)
-	})
-	rk.runGPG(t, nil, "--quick-gen-key", "PGP Recipient <"+rcptPGP+">", "future-default", "default", "never")
-	pub := rk.runGPG(t, nil, "--armor", "--export", rcptPGP)
+	// OpenPGP: gpg makes the key in a throw-away home; we import its
+	// public export.
+	rk.gpgHome = testtool.NewGPGHome(t)
+	rk.gpgHome.Run(t, nil, "--quick-gen-key", "PGP Recipient <"+rcptPGP+">", "future-default", "default", "never")
+	pub := rk.gpgHome.Run(t, nil, "--armor", "--export", rcptPGP)
 	if _, err := store.Import(bytes.NewReader(pub), keystore.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -197,23 +181,6 @@ func newRecipientKeys(t *testing.T) *recipientKeys {
 		}
 	}
 	return rk
-}
-
-func (rk *recipientKeys) gpgEnv() []string { return append(os.Environ(), "GNUPGHOME="+rk.gnupg) }
-
-func (rk *recipientKeys) runGPG(t *testing.T, stdin []byte, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(rk.gpg, append([]string{"--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
-	cmd.Env = rk.gpgEnv()
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("gpg %v: %v\n%s", args, err, stderr.String())
-	}
-	return stdout.Bytes()
 }
 
 // opensslDecrypt decrypts an S/MIME message as received by the MX.
@@ -246,7 +213,7 @@ func (rk *recipientKeys) gpgDecrypt(t *testing.T, eml []byte) []byte {
 		t.Fatalf("no armored OpenPGP message in the copy")
 	}
 	armored := s[i : j+len("-----END PGP MESSAGE-----")]
-	return rk.runGPG(t, []byte(armored+"\n"), "--decrypt")
+	return rk.gpgHome.Run(t, []byte(armored+"\n"), "--decrypt")
 }
 
 // stripProxy is an on-path attacker: a TCP proxy in front of backend that

@@ -96,7 +96,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	var to listFlag
 	fs.Var(&to, "to", "envelope recipient (repeatable)")
 	cfgPath := fs.String("config", "", "configuration file")
-	keysDir := fs.String("keys", "", "recipient key store directory")
+	keysDir := fs.String("keys", "", "recipient key store directory (default: keys.dir of the configuration)")
 	requireTLS := fs.Bool("requiretls", false, "as if received with REQUIRETLS")
 	asJSON := fs.Bool("json", false, "one JSON object per recipient")
 	doProbe := fs.Bool("probe", false, "probe the recipient domains' next hops")
@@ -149,7 +149,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	dir := *keysDir
 	if dir == "" {
-		dir = cfg.DataPath("keys")
+		dir = cfg.KeysDir()
 	}
 
 	name := files[0]

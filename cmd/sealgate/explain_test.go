@@ -419,3 +419,29 @@ func TestExplainProbeCleanMessage(t *testing.T) {
 		t.Fatal("the probe sent MAIL")
 	}
 }
+
+// explain reads the key store the gateway uses: keys.dir when configured.
+func TestExplainUsesConfiguredKeysDir(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeFile(t, dir, "sealgate.yaml", "hostname: gw.example.com\ndata_dir: data\nkeys:\n  dir: recipient-keys\n")
+	store, err := keystore.Open(filepath.Join(dir, "recipient-keys"), keystore.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, certPath, _ := keysTestCert(t, dir, "alice@partner.example", time.Now().Add(24*time.Hour))
+	if _, err := store.ImportFile(certPath, keystore.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	msgPath := writeFile(t, dir, "phi.eml", explainPHIMsg)
+	code, out, errOut := runExplainT("--json", "--config", cfgPath, "--from", "a@hospital.example", "--to", "alice@partner.example", msgPath)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r explainRecipient
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Keys.Store != filepath.Join(dir, "recipient-keys") || r.Keys.SMIME != 1 {
+		t.Fatalf("keys: %+v", r.Keys)
+	}
+}

@@ -127,26 +127,13 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sealgate explain: %v\n", err)
 		return 2
 	}
-	phiOpts, err := cfg.PHI.Options(cfg.BaseDir)
+	// The same scanner and engine the gateway builds at reception.
+	insp, err := newInspector(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintf(stderr, "sealgate explain: %v\n", err)
 		return 2
 	}
-	scanner, err := phi.New(phiOpts)
-	if err != nil {
-		fmt.Fprintf(stderr, "sealgate explain: %v\n", err)
-		return 2
-	}
-	polOpts, err := cfg.Policy.Options()
-	if err != nil {
-		fmt.Fprintf(stderr, "sealgate explain: %v\n", err)
-		return 2
-	}
-	engine, err := policy.New(polOpts)
-	if err != nil {
-		fmt.Fprintf(stderr, "sealgate explain: %v\n", err)
-		return 2
-	}
+	scanner, engine := insp.scanner, insp.engine
 	dir := *keysDir
 	if dir == "" {
 		dir = cfg.KeysDir()

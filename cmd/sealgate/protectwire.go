@@ -83,9 +83,9 @@ func decisionsFor(a queue.Attempt) (map[string]policy.Decision, error) {
 	return policy.DecodeDecisions(enc)
 }
 
-// protectedSend delivers an attempt through the protector and translates
-// the outcomes for the queue.
-func (d deliverer) protectedSend(ctx context.Context, a queue.Attempt) []queue.Result {
+// send delivers an attempt through the protector and translates the
+// outcomes for the queue.
+func (d deliverer) send(ctx context.Context, a queue.Attempt) []queue.Result {
 	decisions, err := decisionsFor(a)
 	if err != nil {
 		d.log.Error("stored policy decision unreadable; message waits", "id", a.ID, "err", err)

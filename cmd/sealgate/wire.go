@@ -197,7 +197,3 @@ func (d deliverer) Deliver(ctx context.Context, a queue.Attempt) []queue.Result 
 	}
 	return d.send(ctx, a)
 }
-
-func (d deliverer) send(ctx context.Context, a queue.Attempt) []queue.Result {
-	return d.protectedSend(ctx, a)
-}

@@ -169,6 +169,16 @@ func checkFiles(cfg *config.Config) []string {
 			bad("delivery.smarthost_auth.password_file", cfg.Path(p), err)
 		}
 	}
+	for _, sub := range cfg.Tracking.Webhooks.Subscribers {
+		if _, err := os.ReadFile(cfg.Path(sub.SecretFile)); err != nil {
+			bad("tracking.webhooks secret_file of "+sub.Name, cfg.Path(sub.SecretFile), err)
+		}
+	}
+	if p := cfg.Tracking.AdminTokenFile; p != "" {
+		if _, err := os.ReadFile(cfg.Path(p)); err != nil {
+			bad("tracking.admin_token_file", cfg.Path(p), err)
+		}
+	}
 	if p := cfg.Queue.KeyFile; p != "" {
 		if _, err := queueKey(cfg); err != nil {
 			bad("queue.key_file", cfg.Path(p), err)

@@ -345,6 +345,11 @@ func TestConfigCheck(t *testing.T) {
 	if _, errOut, code := runBinary(t, nil, "config", "check", missing); code == 0 || !strings.Contains(errOut, "nokey.pem") {
 		t.Errorf("missing key file passed: %d %s", code, errOut)
 	}
+	hooks := filepath.Join(dir, "hooks.yaml")
+	os.WriteFile(hooks, []byte("hostname: gw.example.com\ntracking:\n  enabled: true\n  webhooks:\n    subscribers:\n      - {name: crm, url: \"https://crm.example/h\", secret_file: crm.secret}\n"), 0o600)
+	if _, errOut, code := runBinary(t, nil, "config", "check", hooks); code == 0 || !strings.Contains(errOut, "crm.secret") {
+		t.Errorf("missing webhook secret file passed: %d %s", code, errOut)
+	}
 }
 
 // TestEmbeddedDefaultsFirstStart is `make run` on a fresh machine: no

@@ -41,7 +41,11 @@ type tracker struct {
 
 func newTracker(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*tracker, error) {
 	tc := &cfg.Tracking
-	store, err := events.Open(eventsOptions(cfg, reg, log))
+	eopts, err := eventsOptions(cfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	store, err := events.Open(eopts)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +105,7 @@ func newTracker(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger)
 	return t, nil
 }
 
-func eventsOptions(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) events.Options {
+func eventsOptions(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (events.Options, error) {
 	tc := &cfg.Tracking
 	opts := events.Options{
 		Path:              cfg.DataPath(events.DefaultFile),
@@ -114,14 +118,17 @@ func eventsOptions(cfg *config.Config, reg prometheus.Registerer, log *slog.Logg
 		Logger:            log,
 	}
 	for _, s := range tc.Webhooks.Subscribers {
-		secret, _ := os.ReadFile(cfg.Path(s.SecretFile))
+		secret, err := os.ReadFile(cfg.Path(s.SecretFile))
+		if err != nil {
+			return opts, fmt.Errorf("tracking.webhooks subscriber %s: secret_file: %w", s.Name, err)
+		}
 		sub := events.Subscriber{Name: s.Name, URL: s.URL, Secret: strings.TrimSpace(string(secret)), IncludeAutomated: s.IncludeAutomated}
 		for _, k := range s.Kinds {
 			sub.Kinds = append(sub.Kinds, tracking.EventKind(k))
 		}
 		opts.Subscribers = append(opts.Subscribers, sub)
 	}
-	return opts
+	return opts, nil
 }
 
 // trackingKeys loads the token keys, making data_dir/tracking.key on first

@@ -132,7 +132,11 @@ func resolveWebhooksTarget(dataDir, cfgPath string) (webhooksTarget, error) {
 	if err != nil {
 		return webhooksTarget{}, err
 	}
-	t := webhooksTarget{eventsPath: cfg.DataPath(events.DefaultFile), subscribers: eventsOptions(cfg, nil, nil).Subscribers}
+	eopts, err := eventsOptions(cfg, nil, nil)
+	if err != nil {
+		return webhooksTarget{}, err
+	}
+	t := webhooksTarget{eventsPath: cfg.DataPath(events.DefaultFile), subscribers: eopts.Subscribers}
 	if dataDir != "" {
 		t.eventsPath = filepath.Join(dataDir, events.DefaultFile)
 	}
